@@ -1,0 +1,12 @@
+/*
+ * cli.h - the subcommands of the `wattkeeper` binary. Each lives in its own cmd_<name>.c,
+ * takes the arguments after its name (argv[0] is the subcommand name) and returns the
+ * process exit code: 0 success, 1 the input was rejected or a check failed, 2 usage error.
+ */
+#ifndef WK_APP_CLI_H
+#define WK_APP_CLI_H
+
+int wk_cmd_version(int argc, char **argv);
+
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * main.c - entry point of the `wattkeeper` binary: dispatches to a subcommand. Owns no
+ * logic of its own; every subcommand is a thin client of libwk (like curl's tool).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/cli.h"
+
+typedef struct cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cmd;
+
+static const cmd commands[] = {
+    {"version", wk_cmd_version, "print the version"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: wattkeeper <command> [options]\n\n"
+               "Wattkeeper - prepaid electricity platform.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'wattkeeper <command> --help' shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version"))
+        return wk_cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "wattkeeper: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
