@@ -15,6 +15,7 @@ typedef struct cmd {
 
 static const cmd commands[] = {
     {"version", wk_cmd_version, "print the version"},
+    {"rate", wk_cmd_rate, "rate cumulative register readings under a tariff"},
 };
 
 static void usage(FILE *f)
