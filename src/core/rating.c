@@ -124,10 +124,27 @@ static wk_err rate__piece(const wk_tariff_version *v, int vi, wk_rate_state *s,
                           const int64_t piece_wh[WK_SLOT_N], int64_t piece_total,
                           wk_rate_result *out, int64_t *charge_nyuan, wk_diag *d)
 {
-    int64_t portions[WK_TIERS_MAX], alloc[WK_TIERS_MAX][WK_SLOT_N], delta;
+    int64_t portions[WK_TIERS_MAX], alloc[WK_TIERS_MAX][WK_SLOT_N], delta = 0, a;
     if (v->allocation == WK_ALLOC_CHRONOLOGICAL) {
         rate__tier_portions(s->energy_total_wh, piece_total, s->n_tiers, s->thresholds_wh,
                             portions);
+        int only = -1;
+        for (int k = 0; k < s->n_tiers; k++)
+            if (portions[k])
+                only = only == -1 ? k : -2;
+        if (only >= 0) { /* the common case: the whole piece inside one tier */
+            for (int sl = 0; sl < WK_SLOT_N; sl++) {
+                if (!piece_wh[sl])
+                    continue;
+                int64_t p = v->price_uyuan[only][sl];
+                if (wk_charge_nyuan(piece_wh[sl], p, &a) || wk_add_i64(delta, a, &delta))
+                    goto overflow;
+                wk_err e = rate__line(out, vi, sl, only, piece_wh[sl], p, a, d);
+                if (e)
+                    return e;
+            }
+            goto booked;
+        }
         rate__alloc(portions, s->n_tiers, piece_wh, alloc);
         if (rate__matrix_charge(v, s->n_tiers, alloc, &delta))
             goto overflow;
@@ -162,6 +179,7 @@ static wk_err rate__piece(const wk_tariff_version *v, int vi, wk_rate_state *s,
                     return e;
             }
     }
+booked:
     for (int sl = 0; sl < WK_SLOT_N; sl++)
         s->energy_wh[sl] += piece_wh[sl];
     s->energy_total_wh += piece_total;
@@ -251,8 +269,13 @@ wk_err wk_rate_interval(const wk_tariff *t, const wk_rate_terms *terms, wk_rate_
         } else {
             int32_t sod;
             int64_t day = wk_tariff_local_day(v, cur, &sod);
+            if (s.map_day_plus1 != day + 1 || s.map_version != vi) {
+                s.map_day_plus1 = day + 1;
+                s.map_version = (int8_t)vi;
+                s.map_index = (int8_t)(wk_tariff_day_map(v, day) - v->maps);
+            }
             int range_end;
-            wk_slot slot = wk_slot_map_at(wk_tariff_day_map(v, day), sod / 60, &range_end);
+            wk_slot slot = wk_slot_map_at(&v->maps[s.map_index], sod / 60, &range_end);
             int64_t slot_end = cur - sod + (int64_t)range_end * 60;
             if (slot_end < end)
                 end = slot_end;

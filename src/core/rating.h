@@ -49,9 +49,10 @@ typedef struct wk_rate_state {
     int64_t energy_total_wh;
     int64_t charge_nyuan; /* exact cumulative charge of the cycle */
     int64_t charged_fen;  /* deducted so far in the cycle == round(charge) after each call */
-    /* proportional allocation: the segment since the last version change */
-    int64_t seg_charge_nyuan;
-    int64_t seg_energy_wh[WK_SLOT_N];
+    /* cache of the last local day's slot map (meters without TOU registers) */
+    int64_t map_day_plus1; /* 0 = empty */
+    int8_t map_version;
+    int8_t map_index;
 } wk_rate_state;
 
 /* One interval of consumption. */
