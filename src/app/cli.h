@@ -7,6 +7,9 @@
 #define WK_APP_CLI_H
 
 int wk_cmd_version(int argc, char **argv);
+int wk_cmd_migrate(int argc, char **argv);
+int wk_cmd_ledger(int argc, char **argv);
+int wk_cmd_receipt(int argc, char **argv);
 
 
 #endif
