@@ -8,6 +8,9 @@
 
 int wk_cmd_version(int argc, char **argv);
 int wk_cmd_rate(int argc, char **argv);
+int wk_cmd_migrate(int argc, char **argv);
+int wk_cmd_ledger(int argc, char **argv);
+int wk_cmd_receipt(int argc, char **argv);
 
 
 #endif

@@ -16,6 +16,9 @@ typedef struct cmd {
 static const cmd commands[] = {
     {"version", wk_cmd_version, "print the version"},
     {"rate", wk_cmd_rate, "rate cumulative register readings under a tariff"},
+    {"migrate", wk_cmd_migrate, "apply pending database schema migrations"},
+    {"ledger", wk_cmd_ledger, "accounts, transfers, receipts, checkpoints, verify"},
+    {"receipt", wk_cmd_receipt, "verify a transfer receipt offline"},
 };
 
 static void usage(FILE *f)
