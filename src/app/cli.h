@@ -7,6 +7,7 @@
 #define WK_APP_CLI_H
 
 int wk_cmd_version(int argc, char **argv);
+int wk_cmd_dlt645(int argc, char **argv);
 
 
 #endif
