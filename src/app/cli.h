@@ -11,6 +11,7 @@ int wk_cmd_rate(int argc, char **argv);
 int wk_cmd_migrate(int argc, char **argv);
 int wk_cmd_ledger(int argc, char **argv);
 int wk_cmd_receipt(int argc, char **argv);
+int wk_cmd_dlt645(int argc, char **argv);
 
 
 #endif

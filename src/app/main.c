@@ -19,6 +19,7 @@ static const cmd commands[] = {
     {"migrate", wk_cmd_migrate, "apply pending database schema migrations"},
     {"ledger", wk_cmd_ledger, "accounts, transfers, receipts, checkpoints, verify"},
     {"receipt", wk_cmd_receipt, "verify a transfer receipt offline"},
+    {"dlt645", wk_cmd_dlt645, "decode or encode one DL/T 645-2007 frame"},
 };
 
 static void usage(FILE *f)
