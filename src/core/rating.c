@@ -285,6 +285,19 @@ wk_err wk_rate_interval(const wk_tariff *t, const wk_rate_terms *terms, wk_rate_
             done_total = upto;
             piece_wh[slot] = piece_total;
         }
+        if (iv->has_slots) {
+            /* a tariff without time-of-use prices the total, whatever the registers say */
+            int priced = -1, n_priced = 0;
+            for (int sl = 0; sl < WK_SLOT_N; sl++)
+                if (v->price_uyuan[0][sl] >= 0) {
+                    priced = sl;
+                    n_priced++;
+                }
+            if (n_priced == 1) {
+                memset(piece_wh, 0, sizeof piece_wh);
+                piece_wh[priced] = piece_total;
+            }
+        }
         for (int sl = 0; sl < WK_SLOT_N; sl++)
             if (piece_wh[sl] > 0 && v->price_uyuan[0][sl] < 0)
                 return wk_diag_set(d, WK_EINVAL,
