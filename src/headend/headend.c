@@ -401,8 +401,10 @@ static wk_err hd__command_send(wk_headend *hd, int64_t cmd_id, const hd_meter *m
                         5, v2, d)))
         return e;
     hd->stats.commands_sent++;
-    if (hd->publish && (e = hd->publish(hd->publish_ctx, m->address, wire, len)))
-        return wk_diag_set(d, e, "publishing the command to %s failed", m->address);
+    /* a failed publish (broker down) is not an error of the transaction: the command stays
+     * 'sent' and the retry timer sends it again, fresh */
+    if (hd->publish && hd->publish(hd->publish_ctx, m->address, wire, len))
+        hd->stats.publish_failed++;
     char detail[160];
     snprintf(detail, sizeof detail, "command=%lld action=%s counter=%lld deadline_s=%lld",
              (long long)cmd_id, action, (long long)counter, (long long)deadline_s);
@@ -418,9 +420,11 @@ static wk_err hd__publish_read(wk_headend *hd, const hd_meter *m, uint32_t di, w
     uint8_t wire[WK_DLT645_WIRE_MAX];
     size_t len;
     wk_err e = wk_dlt645_encode(&f, 4, wire, sizeof wire, &len);
-    if (!e && hd->publish)
-        e = hd->publish(hd->publish_ctx, m->address, wire, len);
-    return e ? wk_diag_set(d, e, "publishing a read to %s failed", m->address) : WK_OK;
+    if (e)
+        return wk_diag_set(d, e, "cannot encode a read for %s", m->address);
+    if (hd->publish && hd->publish(hd->publish_ctx, m->address, wire, len))
+        hd->stats.publish_failed++; /* retried by the timers */
+    return WK_OK;
 }
 
 typedef struct hd_command {

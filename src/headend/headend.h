@@ -96,6 +96,7 @@ typedef struct wk_headend_stats {
         commands_expired, commands_offline, polls;
     int64_t batch_pending, events_lost;
     int64_t foreign_replies; /* relay replies to commands we never sent: an alarm */
+    int64_t publish_failed;
 } wk_headend_stats;
 void wk_headend_stats_get(const wk_headend *hd, wk_headend_stats *out);
 
