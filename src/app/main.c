@@ -20,6 +20,8 @@ static const cmd commands[] = {
     {"ledger", wk_cmd_ledger, "accounts, transfers, receipts, checkpoints, verify"},
     {"receipt", wk_cmd_receipt, "verify a transfer receipt offline"},
     {"dlt645", wk_cmd_dlt645, "decode or encode one DL/T 645-2007 frame"},
+    {"seed", wk_cmd_seed, "create communities, meters and accounts from a seed file"},
+    {"credit", wk_cmd_credit, "credit an account through a running serve (closes the relay)"},
 };
 
 static void usage(FILE *f)
