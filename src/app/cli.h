@@ -8,6 +8,7 @@
 
 int wk_cmd_version(int argc, char **argv);
 int wk_cmd_dlt645(int argc, char **argv);
+int wk_cmd_sim(int argc, char **argv);
 
 
 #endif

@@ -16,6 +16,7 @@ typedef struct cmd {
 static const cmd commands[] = {
     {"version", wk_cmd_version, "print the version"},
     {"dlt645", wk_cmd_dlt645, "decode or encode one DL/T 645-2007 frame"},
+    {"sim", wk_cmd_sim, "run a fleet of simulated meters against an MQTT broker"},
 };
 
 static void usage(FILE *f)
