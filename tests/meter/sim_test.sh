@@ -82,17 +82,24 @@ grep -Eq "button_presses=[1-9]" "$work/sim.txt" || fail "the resident never pres
 python3 - "$WK_BIN" "$work/up.txt" $meters $first $((duration / interval)) <<'PY'
 import json, subprocess, sys
 wk, path, meters, first, want_reports = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+lines = [l.split() for l in open(path)]
+uniq = sorted({h for _, h in lines})
 cache = {}
+for i in range(0, len(uniq), 400): # many frames per process: one JSON line each
+    batch = uniq[i:i + 400]
+    r = subprocess.run([wk, "dlt645", "decode", *batch], capture_output=True, text=True)
+    out = r.stdout.splitlines()
+    if len(out) != len(batch):
+        sys.exit(f"FAIL: {len(batch)} frames gave {len(out)} JSON lines")
+    for h, o in zip(batch, out):
+        j = json.loads(o)
+        if "invalid" in j:
+            sys.exit(f"FAIL: frame {h} does not decode: {j['invalid']}")
+        cache[h] = j
 def decode(hexs):
-    if hexs not in cache:
-        r = subprocess.run([wk, "dlt645", "decode", hexs], capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"FAIL: frame {hexs} does not decode: {r.stderr.strip()}")
-        cache[hexs] = json.loads(r.stdout)
     return cache[hexs]
 reports, last, seen = {}, {}, []
-for line in open(path):
-    topic, hexs = line.split()
+for topic, hexs in lines:
     addr = topic.split("/")[2]
     j = decode(hexs)
     if j["address"] != addr:
