@@ -370,6 +370,9 @@ static void connect_some(sim_fleet *f, int64_t now_wall)
                                    : mosquitto_connect(c->mosq, f->o->host, f->o->port,
                                                        (int)f->o->keepalive_s);
         if (rc != MOSQ_ERR_SUCCESS) {
+            if (f->log && f->o->verbose && f->sum->connect_fail < 3)
+                fprintf(f->log, "sim: connect %s: %s\n", c->user,
+                        rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
             f->sum->connect_fail++;
             c->retry_wall_ms = now_wall + c->backoff_ms;
             if (c->backoff_ms < 8000)
@@ -458,16 +461,27 @@ static void release_delayed(sim_fleet *f, bool all)
     f->dq_n = k;
 }
 
-static void raise_fd_limit(uint32_t want)
+/* Each libmosquitto client holds 3 descriptors (its socket and an internal socketpair),
+ * so a fleet needs 3 per client. Raises the soft limit as far as the hard one allows;
+ * WK_ELIMIT if that is not enough. */
+static wk_err raise_fd_limit(uint32_t clients, FILE *log)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t need = (rlim_t)want + 64;
+        return WK_OK;
+    rlim_t need = (rlim_t)clients * 3 + 64;
     if (rl.rlim_cur >= need)
-        return;
+        return WK_OK;
     rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur >= need)
+        return WK_OK;
+    if (log)
+        fprintf(log,
+                "sim: %u MQTT clients need %llu file descriptors, the hard limit is %llu; "
+                "use --gateway to multiplex meters over fewer connections\n",
+                clients, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+    return WK_ELIMIT;
 }
 
 wk_err wk_sim_run(const wk_sim_options *o, volatile sig_atomic_t *stop, wk_sim_summary *sum,
@@ -481,11 +495,15 @@ wk_err wk_sim_run(const wk_sim_options *o, volatile sig_atomic_t *stop, wk_sim_s
     sim_fleet f;
     struct pollfd *pfd = NULL;
     uint32_t *owner = NULL;
-    wk_err err = fleet_init(&f, o, sum, log);
+    memset(&f, 0, sizeof f);
+    uint32_t nclients = o->gateway ? (o->meters + o->gateway - 1) / o->gateway : o->meters;
+    wk_err err = raise_fd_limit(nclients, log);
+    if (err)
+        return err;
+    err = fleet_init(&f, o, sum, log);
     if (err)
         goto fail;
     sum->clients = f.nclients;
-    raise_fd_limit(f.nclients);
     pfd = wk_calloc(f.nclients, sizeof *pfd);
     owner = wk_calloc(f.nclients, sizeof *owner);
     if (!pfd || !owner) {
