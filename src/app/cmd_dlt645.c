@@ -14,7 +14,7 @@
 static int usage(FILE *f)
 {
     fprintf(f,
-            "usage: wattkeeper dlt645 decode HEX\n"
+            "usage: wattkeeper dlt645 decode HEX [HEX...]\n"
             "       wattkeeper dlt645 encode KIND [options]\n"
             "kinds:\n"
             "  read DI                      read data (11)\n"
@@ -176,12 +176,14 @@ static int decode(const char *hex_text)
     long n = parse_hex(hex_text, wire, sizeof wire);
     if (n < 0) {
         fprintf(stderr, "dlt645: not a hex string of at most %d bytes\n", WK_DLT645_WIRE_MAX);
+        printf("{\"invalid\":\"not hex\"}\n");
         return 1;
     }
     wk_dlt645_frame f;
     wk_dlt645_reason why;
     if (wk_dlt645_decode(wire, (size_t)n, &f, &why) != WK_OK) {
         fprintf(stderr, "dlt645: %s\n", wk_dlt645_reason_str(why));
+        printf("{\"invalid\":\"%s\"}\n", wk_dlt645_reason_str(why));
         return 1;
     }
     char addr[13];
@@ -265,6 +267,8 @@ static int decode(const char *hex_text)
         print_hex(f.data, f.len, "");
         printf("\"");
     }
+    if (rc)
+        printf(",\"invalid\":\"bad data\"");
     printf("}\n");
     return rc;
 }
@@ -564,6 +568,15 @@ int wk_cmd_dlt645(int argc, char **argv)
     }
     if (argc == 3 && !strcmp(argv[1], "decode"))
         return decode(argv[2]);
+    if (argc > 3 && !strcmp(argv[1], "decode")) { /* several frames: one JSON line each */
+        int rc = 0;
+        for (int i = 2; i < argc; i++) {
+            fflush(stdout);
+            if (decode(argv[i]) != 0)
+                rc = 1;
+        }
+        return rc;
+    }
     if (argc >= 3 && !strcmp(argv[1], "encode"))
         return encode(argc - 2, argv + 2);
     return usage(stderr);

@@ -55,4 +55,13 @@ bad "68 1F 90 78 56 34 12 68 11 04 33 33 34 33 75 16" "wrong address"
 bad "00 11 22" "garbage"
 bad "zz" "hex"
 if "$WK_BIN" dlt645 encode reply 00010000 -1 --addr 1 2>/dev/null; then fail "negative energy accepted"; fi
+# several frames: one JSON line each, an undecodable one marked, exit 1
+set +e
+out=$("$WK_BIN" dlt645 decode "68 12 90 78 56 34 12 68 9C 00 22 16" "68 12 90 78 56 34 12 68 11 04 33 33 34 33 69 16" \
+  "68 AA AA AA AA AA AA 68 13 00 DF 16" 2>/dev/null)
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "multi decode with a bad frame must exit 1"
+[ "$(echo "$out" | wc -l)" = 3 ] || fail "multi decode: want 3 lines, got: $out"
+[ "$(echo "$out" | sed -n 2p)" = '{"invalid":"wrong checksum"}' ] || fail "multi decode line 2: $out"
 echo "dlt645 cli: ok"
