@@ -484,7 +484,8 @@ wk_err wk_config_dump(const wk_config *c, FILE *f)
             section = k->section;
             ok = fprintf(f, "\n[%s]\n", section) > 0;
         }
-        ok = ok && fprintf(f, "%s = %s\n", k->key, wk_config_format_value(c, k, v, sizeof v)) > 0;
+        wk_config_format_value(c, k, v, sizeof v);
+        ok = ok && fprintf(f, "%s =%s%s\n", k->key, v[0] ? " " : "", v) > 0;
     }
     return ok && fflush(f) == 0 ? WK_OK : WK_EIO;
 }
