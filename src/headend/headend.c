@@ -1160,3 +1160,41 @@ fail:
     wk_store_rollback(hd->st);
     return e;
 }
+
+wk_err wk_headend_sweep(wk_headend *hd, int64_t now_ms, int64_t *n_accounts, wk_diag *d)
+{
+    wk_err e = wk_headend_flush(hd, now_ms, d);
+    if (e)
+        return e;
+    int64_t after = 0, n = 0;
+    for (;;) { /* in pages, one transaction each */
+        int64_t ids[256], got = 0;
+        wk_stmt *s;
+        if ((e = wk_store_begin(hd->st, d)))
+            return e;
+        if ((e = wk_store_prepare(hd->st,
+                                  "SELECT id FROM account WHERE status = 'open' AND id > ?"
+                                  " ORDER BY id LIMIT 256",
+                                  &s, d)))
+            goto fail;
+        bool row;
+        if (!(e = wk_stmt_bind_i64(s, 1, after)))
+            while (!(e = wk_stmt_step(s, &row, d)) && row && got < 256)
+                ids[got++] = wk_stmt_i64(s, 0);
+        wk_stmt_reset(s);
+        for (int64_t i = 0; i < got && !e; i++)
+            e = hd__apply_policy(hd, ids[i], "start-up sweep", now_ms, now_ms, d);
+        if (e || (e = wk_store_commit(hd->st, d)))
+            goto fail;
+        n += got;
+        if (got < 256)
+            break;
+        after = ids[got - 1];
+    }
+    if (n_accounts)
+        *n_accounts = n;
+    return WK_OK;
+fail:
+    wk_store_rollback(hd->st);
+    return e;
+}

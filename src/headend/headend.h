@@ -75,6 +75,11 @@ wk_err wk_headend_flush(wk_headend *hd, int64_t now_ms, wk_diag *d) WK_MUST_CHEC
  * of silent meters, offline marking. Call at least once a second. */
 wk_err wk_headend_tick(wk_headend *hd, int64_t now_ms, wk_diag *d) WK_MUST_CHECK;
 
+/* Runs the balance policy for every open account (at start-up: what changed while the
+ * process was down, e.g. a zero opening balance, a guarantee that expired). */
+wk_err wk_headend_sweep(wk_headend *hd, int64_t now_ms, int64_t *n_accounts,
+                        wk_diag *d) WK_MUST_CHECK;
+
 /* Credits an account's wallet from a clearing/adjustment account (payments, the `credit`
  * command) with the given idempotency id, and runs the policy at once (close the relay).
  * from_account 0 = the adjustment account. *existed tells a repeated id. */
