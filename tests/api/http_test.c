@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#define CURL_DISABLE_TYPECHECK /* its gcc pragmas break under cmocka here */
+#define CURL_DISABLE_TYPECHECK /* curl's gcc type-check macros fail to compile in this file (pragma errors) */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
