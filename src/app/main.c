@@ -15,6 +15,7 @@ typedef struct cmd {
 
 static const cmd commands[] = {
     {"version", wk_cmd_version, "print the version"},
+    {"serve", wk_cmd_serve, "run the platform: head-end, rating, ledger, HTTP"},
     {"rate", wk_cmd_rate, "rate cumulative register readings under a tariff"},
     {"migrate", wk_cmd_migrate, "apply pending database schema migrations"},
     {"ledger", wk_cmd_ledger, "accounts, transfers, receipts, checkpoints, verify"},

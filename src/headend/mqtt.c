@@ -143,9 +143,13 @@ wk_err wk_mqtt_loop(wk_mqtt *m, int timeout_ms, int64_t now_ms)
     int rc = mosquitto_loop(m->mosq, timeout_ms, 1);
     if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST)
         wk_log(WK_LOG_WARN, "mqtt loop", "rc=%d", rc);
-    if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) {
+    if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_CONN_REFUSED)
         m->connected = false;
+    if (!m->connected && m->next_try_ms <= now_ms) {
+        /* lost or refused (e.g. credentials being rotated): back off before the next try */
         m->next_try_ms = now_ms + m->backoff_ms;
+        m->backoff_ms = m->backoff_ms * 2 > m->o.reconnect_max_ms ? m->o.reconnect_max_ms
+                                                                  : m->backoff_ms * 2;
     }
     return WK_OK;
 }
