@@ -279,6 +279,11 @@ static void serve__run_requests(wk_serve *s)
             if (!r->result && !r->existed)
                 wk_metric_inc(s->m.credits);
             break;
+        case WK_SERVE_REQ_CALL: {
+            wk_serve_env env = {s->st, s->lg, s->hd, serve__now_ms()};
+            r->result = r->fn ? r->fn(&env, r->ctx, &r->diag) : WK_EINVAL;
+            break;
+        }
         }
         r->done = true;
     }

@@ -16,7 +16,18 @@ typedef struct wk_serve wk_serve;
 
 typedef enum wk_serve_req_kind {
     WK_SERVE_REQ_CREDIT = 1,
+    WK_SERVE_REQ_CALL, /* run fn(ctx) on the main loop with the database objects */
 } wk_serve_req_kind;
+
+/* What a WK_SERVE_REQ_CALL function may use: it runs on the main loop thread, between
+ * batches, so it owns the store connection for its duration. */
+typedef struct wk_serve_env {
+    struct wk_store *st;
+    struct wk_ledger *lg;
+    struct wk_headend *hd;
+    int64_t now_ms;
+} wk_serve_env;
+typedef wk_err (*wk_serve_fn)(const wk_serve_env *env, void *ctx, wk_diag *d);
 
 /* A request executed by the main loop (caller-owned; lives until wk_serve_submit returns). */
 typedef struct wk_serve_req {
@@ -25,6 +36,8 @@ typedef struct wk_serve_req {
     int64_t amount_fen;
     uint8_t id[16];
     char reason[256];
+    wk_serve_fn fn; /* WK_SERVE_REQ_CALL */
+    void *ctx;
     /* results */
     wk_err result;
     wk_diag diag;

@@ -186,6 +186,16 @@ void wk_headend_on_latency(wk_headend *hd, wk_headend_latency_fn fn, void *ctx)
     hd->latency_ctx = ctx;
 }
 
+wk_ledger *wk_headend_ledger(wk_headend *hd)
+{
+    return hd->lg;
+}
+
+wk_store *wk_headend_store(wk_headend *hd)
+{
+    return hd->st;
+}
+
 int64_t hd__adjustment_id(const wk_headend *hd)
 {
     return hd->adjustment_id;
@@ -1058,6 +1068,15 @@ wk_err wk_headend_credit(wk_headend *hd, int64_t account_id, int64_t amount_fen,
                          int64_t from_account, const char *reason, int64_t now_ms, bool *existed,
                          wk_diag *d)
 {
+    return wk_headend_credit_with(hd, account_id, amount_fen, id, from_account, reason, now_ms,
+                                  NULL, NULL, existed, d);
+}
+
+wk_err wk_headend_credit_with(wk_headend *hd, int64_t account_id, int64_t amount_fen,
+                              const uint8_t id[16], int64_t from_account, const char *reason,
+                              int64_t now_ms, wk_headend_txn_hook hook, void *hook_ctx,
+                              bool *existed, wk_diag *d)
+{
     wk_err e = wk_headend_flush(hd, now_ms, d);
     if (e)
         return e;
@@ -1070,6 +1089,8 @@ wk_err wk_headend_credit(wk_headend *hd, int64_t account_id, int64_t amount_fen,
         e = wk_diag_set(d, WK_ECONFLICT, "account %lld is closed", (long long)account_id);
         goto fail;
     }
+    if (hook && (e = hook(hook_ctx, hd->st, d)))
+        goto fail; /* e.g. the payment row's UNIQUE key was taken: nothing is booked */
     wk_transfer tr = {.debit_account_id = from_account ? from_account : hd->adjustment_id,
                       .credit_account_id = a.wallet_id,
                       .amount_fen = amount_fen,
