@@ -105,6 +105,53 @@ static const wk_config_key cfg_keys[] = {
      MS_S, MS_D, false, "A checkpoint is signed at least this often while the log grows."},
     {"ledger", "checkpoint_leaves", WK_CFG_INT, FIELD(ledger, checkpoint_leaves), "10000",
      1, 10000000, false, "A checkpoint is also signed after this many new leaves."},
+
+    {"notify", "enabled", WK_CFG_BOOL, FIELD(notify, enabled), "false",
+     0, 1, false, "Run the notification worker (outbox fan-out and delivery)."},
+    {"notify", "templates_dir", WK_CFG_STRING, FIELD(notify, templates_dir), "examples/notify/templates",
+     1, WK_CONFIG_PATH_MAX - 1, false, "Directory of the message templates en.json and zh-CN.json, validated at start."},
+    {"notify", "poll_interval", WK_CFG_DURATION, FIELD(notify, poll_interval_ms), "1s",
+     10, MS_M, false, "The worker looks for new events and due retries at least this often."},
+    {"notify", "max_attempts", WK_CFG_INT, FIELD(notify, max_attempts), "8",
+     1, 100, false, "Attempts of one message before it is dead-lettered."},
+    {"notify", "retry_base", WK_CFG_DURATION, FIELD(notify, retry_base_ms), "2s",
+     10, MS_H, false, "Delay after the first failed attempt; doubles with each further failure."},
+    {"notify", "retry_max", WK_CFG_DURATION, FIELD(notify, retry_max_ms), "1h",
+     10, MS_D, false, "Longest delay between two attempts of one message."},
+    {"notify", "rate_limit", WK_CFG_INT, FIELD(notify, rate_limit), "10",
+     1, 1000, false, "Non-urgent messages per contact per hour; more are suppressed."},
+    {"notify", "offline_alert_after", WK_CFG_DURATION, FIELD(notify, offline_alert_after_ms), "30m",
+     0, 7 * MS_D, false, "Staff are alerted when a meter stays offline this long (dropped if it comes back first)."},
+    {"notify", "send_timeout", WK_CFG_DURATION, FIELD(notify, send_timeout_ms), "10s",
+     100, 2 * MS_M, false, "Time limit of one delivery exchange (connect and transfer)."},
+    {"notify", "webhook_secret", WK_CFG_STRING, FIELD(notify, webhook_secret), "",
+     0, WK_CONFIG_NAME_MAX - 1, true, "Key of the HMAC-SHA256 webhook signature (X-Wattkeeper-Signature); never logged."},
+    {"notify", "smtp_url", WK_CFG_STRING, FIELD(notify, smtp_url), "",
+     0, WK_CONFIG_NAME_MAX - 1, false, "SMTP server for e-mail, smtp://host:port (STARTTLS) or smtps://host:port; empty: no e-mail."},
+    {"notify", "smtp_username", WK_CFG_STRING, FIELD(notify, smtp_username), "",
+     0, WK_CONFIG_NAME_MAX - 1, false, "SMTP login; empty: no authentication."},
+    {"notify", "smtp_password", WK_CFG_STRING, FIELD(notify, smtp_password), "",
+     0, WK_CONFIG_NAME_MAX - 1, true, "SMTP password; never logged."},
+    {"notify", "smtp_from", WK_CFG_STRING, FIELD(notify, smtp_from), "",
+     0, WK_CONFIG_NAME_MAX - 1, false, "Sender address of e-mails (also the Message-ID domain)."},
+    {"notify", "smtp_starttls", WK_CFG_BOOL, FIELD(notify, smtp_starttls), "true",
+     0, 1, false, "Require STARTTLS on smtp:// (the message is not sent in clear text)."},
+    {"notify", "smtp_ca_file", WK_CFG_STRING, FIELD(notify, smtp_ca_file), "",
+     0, WK_CONFIG_PATH_MAX - 1, false, "CA certificates (PEM) to verify the SMTP server with; empty: the system's."},
+    {"notify", "sms_url", WK_CFG_STRING, FIELD(notify, sms_url), "",
+     0, WK_CONFIG_NAME_MAX - 1, false, "SMS gateway endpoint (HTTP POST JSON); empty: no SMS."},
+    {"notify", "sms_key_id", WK_CFG_STRING, FIELD(notify, sms_key_id), "",
+     0, WK_CONFIG_NAME_MAX - 1, false, "Account or key id sent to the SMS gateway in the body."},
+    {"notify", "sms_secret", WK_CFG_STRING, FIELD(notify, sms_secret), "",
+     0, WK_CONFIG_NAME_MAX - 1, true, "Key of the SMS request signature; never logged."},
+    {"notify", "sms_signature", WK_CFG_STRING, FIELD(notify, sms_signature), "hmac-sha256",
+     1, 32, false, "SMS request signature scheme: hmac-sha256 (X-Sms-Signature) or none."},
+    {"notify", "wechat_base_url", WK_CFG_STRING, FIELD(notify, wechat_base_url), "",
+     0, WK_CONFIG_NAME_MAX - 1, false, "Base URL of the WeChat official-account API; empty: no WeChat."},
+    {"notify", "wechat_appid", WK_CFG_STRING, FIELD(notify, wechat_appid), "",
+     0, WK_CONFIG_NAME_MAX - 1, false, "AppID of the official account."},
+    {"notify", "wechat_secret", WK_CFG_STRING, FIELD(notify, wechat_secret), "",
+     0, WK_CONFIG_NAME_MAX - 1, true, "AppSecret of the official account (for access tokens); never logged."},
 };
 /* clang-format on */
 
@@ -526,10 +573,10 @@ static int cfg__on_pair(void *user, const char *section, const char *name, const
         x->failed = true;
         if (!section[0])
             wk_diag_set(&x->err, WK_EINVAL, "key '%.60s' outside a section; keys belong in "
-                        "[server], [mqtt], [headend], [policy] or [ledger]", name);
+                        "[server], [mqtt], [headend], [policy], [ledger] or [notify]", name);
         else if (!known)
             wk_diag_set(&x->err, WK_EINVAL, "unknown section [%.60s] (key '%.60s'); sections "
-                        "are [server], [mqtt], [headend], [policy] and [ledger]", section, name);
+                        "are [server], [mqtt], [headend], [policy], [ledger] and [notify]", section, name);
         else
             wk_diag_set(&x->err, WK_EINVAL, "unknown key '%.60s' in [%s] (see docs/config.md)",
                         name, section);

@@ -106,6 +106,31 @@ typedef struct wk_config {
         int64_t checkpoint_interval_ms;
         int64_t checkpoint_leaves;
     } ledger;
+    struct {
+        bool enabled;
+        char templates_dir[WK_CONFIG_PATH_MAX];
+        int64_t poll_interval_ms;
+        int64_t max_attempts;
+        int64_t retry_base_ms;
+        int64_t retry_max_ms;
+        int64_t rate_limit;
+        int64_t offline_alert_after_ms;
+        int64_t send_timeout_ms;
+        char webhook_secret[WK_CONFIG_NAME_MAX]; /* secret */
+        char smtp_url[WK_CONFIG_NAME_MAX];
+        char smtp_username[WK_CONFIG_NAME_MAX];
+        char smtp_password[WK_CONFIG_NAME_MAX]; /* secret */
+        char smtp_from[WK_CONFIG_NAME_MAX];
+        bool smtp_starttls;
+        char smtp_ca_file[WK_CONFIG_PATH_MAX];
+        char sms_url[WK_CONFIG_NAME_MAX];
+        char sms_key_id[WK_CONFIG_NAME_MAX];
+        char sms_secret[WK_CONFIG_NAME_MAX]; /* secret */
+        char sms_signature[WK_CONFIG_NAME_MAX];
+        char wechat_base_url[WK_CONFIG_NAME_MAX];
+        char wechat_appid[WK_CONFIG_NAME_MAX];
+        char wechat_secret[WK_CONFIG_NAME_MAX]; /* secret */
+    } notify;
 } wk_config;
 
 typedef struct wk_config_key {
