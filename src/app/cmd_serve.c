@@ -36,6 +36,7 @@
 #include "headend/headend.h"
 #include "headend/mqtt.h"
 #include "ledger/ledger.h"
+#include "notify/notify.h"
 #include "proto/config.h"
 #include "proto/encoding.h"
 
@@ -69,6 +70,7 @@ struct wk_serve {
     wk_headend *hd;
     wk_mqtt *mq;
     wk_http *http;
+    wk_notify_worker *notify; /* NULL when [notify] enabled = false */
     serve_metrics m;
     atomic_int db_ok;
     atomic_int broker_ok;
@@ -327,6 +329,43 @@ static wk_err serve__policy(const wk_config *c, wk_policy *p, wk_diag *d)
     return wk_policy_validate(p, d);
 }
 
+/* Starts the notification worker on its own connection to the same database. */
+static wk_err serve__notify_start(wk_serve *s, wk_diag *d)
+{
+    const wk_config *c = &s->cfg;
+    if (strcmp(c->notify.sms_signature, "hmac-sha256") && strcmp(c->notify.sms_signature, "none"))
+        return wk_diag_set(d, WK_EINVAL, "[notify] sms_signature: expected hmac-sha256 or none");
+    wk_notify_opts o = {
+        .templates_dir = c->notify.templates_dir,
+        .poll_interval_ms = c->notify.poll_interval_ms,
+        .max_attempts = (int32_t)c->notify.max_attempts,
+        .retry_base_ms = c->notify.retry_base_ms,
+        .retry_max_ms = c->notify.retry_max_ms,
+        .rate_limit_per_hour = (int32_t)c->notify.rate_limit,
+        .offline_alert_after_ms = c->notify.offline_alert_after_ms,
+        .send_timeout_ms = c->notify.send_timeout_ms,
+        .utc_offset_s = 8 * 3600, /* as the policy's */
+        .webhook_secret = c->notify.webhook_secret,
+        .smtp_url = c->notify.smtp_url,
+        .smtp_username = c->notify.smtp_username,
+        .smtp_password = c->notify.smtp_password,
+        .smtp_from = c->notify.smtp_from,
+        .smtp_ca_file = c->notify.smtp_ca_file,
+        .smtp_starttls = c->notify.smtp_starttls,
+        .sms_url = c->notify.sms_url,
+        .sms_key_id = c->notify.sms_key_id,
+        .sms_secret = c->notify.sms_secret,
+        .sms_signature = c->notify.sms_signature,
+        .wechat_base_url = c->notify.wechat_base_url,
+        .wechat_appid = c->notify.wechat_appid,
+        .wechat_secret = c->notify.wechat_secret,
+    };
+    wk_err e = wk_notify_worker_start(c->server.db, &o, &s->notify, d);
+    if (!e)
+        wk_log(WK_LOG_INFO, "notifications on", "templates=%s", WK_LOG_Q(o.templates_dir));
+    return e;
+}
+
 int wk_cmd_serve(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -406,6 +445,10 @@ int wk_cmd_serve(int argc, char **argv)
         goto done;
     }
     atomic_store(&s->db_ok, 1);
+    if (s->cfg.notify.enabled && serve__notify_start(s, &d)) {
+        fprintf(stderr, "wattkeeper serve: notify: %s\n", d.msg);
+        goto done;
+    }
 
     /* MQTT */
     wk_mqtt_global_init();
@@ -480,6 +523,7 @@ done:
     serve__run_requests(s); /* answer anything still queued */
     if (s->hd && wk_headend_flush(s->hd, serve__now_ms(), &d))
         rc = 1;
+    wk_notify_worker_stop(s->notify);
     wk_mqtt_close(s->mq);
     wk_headend_close(s->hd);
     wk_ledger_close(s->lg);

@@ -24,6 +24,7 @@ static const cmd commands[] = {
     {"seed", wk_cmd_seed, "create communities, meters and accounts from a seed file"},
     {"credit", wk_cmd_credit, "credit an account through a running serve (closes the relay)"},
     {"sim", wk_cmd_sim, "run a fleet of simulated meters against an MQTT broker"},
+    {"notify", wk_cmd_notify, "notification contacts, the outbox, template checks"},
 };
 
 static void usage(FILE *f)
