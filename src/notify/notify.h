@@ -127,8 +127,10 @@ wk_err wk_notify_render(const char *src, const wk_notify_vars *v, char *out, siz
 
 /* ---- rules (pure) ---- */
 
-/* Days-left wording from the policy's estimate (-1 unknown): en "about 3 days",
- * "less than a day", ""; zh-CN "约3天", "不足1天", "". Returns out. */
+/* Days-left wording from the policy's estimate (-1 unknown), a whole sentence so that a
+ * template can place it last and lose nothing when it is empty: en "About 3 days left at
+ * your usage.", "Less than a day left at your usage.", ""; zh-CN "按目前用量约可用3天。",
+ * "按目前用量可用不足1天。", "". Returns out. */
 const char *wk_notify_days_left_text(wk_notify_lang l, int32_t days_left, char *out, size_t cap);
 
 /* Money in fen as yuan text "12.34" / "-0.05". Returns out. */

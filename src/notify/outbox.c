@@ -365,6 +365,9 @@ static wk_err ob__fanout_event(wk_store *st, const wk_notify_opts *o,
             wk_notify_render(t->text, &v, text, sizeof text, &rd))
             wk_log(WK_LOG_WARN, "notification truncated", "event=%lld contact=%lld",
                    (long long)ev->id, (long long)c->id);
+        /* an empty value at the end (days_left unknown) leaves no trailing space */
+        for (size_t l = strlen(text); l && text[l - 1] == ' '; l--)
+            text[l - 1] = 0;
         int64_t due = now_ms;
         if (kind == WK_NK_OFFLINE)
             due = ev->time_ms + o->offline_alert_after_ms;

@@ -90,16 +90,16 @@ const char *wk_notify_days_left_text(wk_notify_lang l, int32_t days_left, char *
         return out;
     if (l == WK_NL_ZH) {
         if (days_left == 0)
-            snprintf(out, cap, "不足1天");
+            snprintf(out, cap, "按目前用量可用不足1天。");
         else
-            snprintf(out, cap, "约%" PRId32 "天", days_left);
+            snprintf(out, cap, "按目前用量约可用%" PRId32 "天。", days_left);
     } else {
         if (days_left == 0)
-            snprintf(out, cap, "less than a day");
+            snprintf(out, cap, "Less than a day left at your usage.");
         else if (days_left == 1)
-            snprintf(out, cap, "about 1 day");
+            snprintf(out, cap, "About 1 day left at your usage.");
         else
-            snprintf(out, cap, "about %" PRId32 " days", days_left);
+            snprintf(out, cap, "About %" PRId32 " days left at your usage.", days_left);
     }
     return out;
 }

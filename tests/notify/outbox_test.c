@@ -181,8 +181,8 @@ static void test_fanout_routing(void **state)
     assert_int_equal(q1(f->st, "SELECT count(*) FROM notification"), 4);
     char b[2048];
     assert_string_equal(qs(f->st, "SELECT body FROM notification WHERE kind='warn2' AND channel='webhook'", b, sizeof b),
-                        "U01, B7: your electricity balance is down to ¥0.19 (about 2 days left). "
-                        "Power will be cut when it runs out. Please top up soon.");
+                        "U01, B7: your electricity balance is down to ¥0.19. Power will be cut when it "
+                        "runs out. Please top up soon. About 2 days left at your usage.");
     assert_string_equal(qs(f->st, "SELECT subject FROM notification WHERE kind='warn2' AND channel='email'", b, sizeof b),
                         "电费余额即将用完：0.19 元");
     assert_string_equal(qs(f->st, "SELECT address FROM notification WHERE kind='refused'", b, sizeof b),

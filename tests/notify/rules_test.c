@@ -40,11 +40,11 @@ static void test_days_left(void **state)
     (void)state;
     char b[48];
     assert_string_equal(wk_notify_days_left_text(WK_NL_EN, -1, b, sizeof b), "");
-    assert_string_equal(wk_notify_days_left_text(WK_NL_EN, 0, b, sizeof b), "less than a day");
-    assert_string_equal(wk_notify_days_left_text(WK_NL_EN, 1, b, sizeof b), "about 1 day");
-    assert_string_equal(wk_notify_days_left_text(WK_NL_EN, 12, b, sizeof b), "about 12 days");
-    assert_string_equal(wk_notify_days_left_text(WK_NL_ZH, 0, b, sizeof b), "不足1天");
-    assert_string_equal(wk_notify_days_left_text(WK_NL_ZH, 3, b, sizeof b), "约3天");
+    assert_string_equal(wk_notify_days_left_text(WK_NL_EN, 0, b, sizeof b), "Less than a day left at your usage.");
+    assert_string_equal(wk_notify_days_left_text(WK_NL_EN, 1, b, sizeof b), "About 1 day left at your usage.");
+    assert_string_equal(wk_notify_days_left_text(WK_NL_EN, 12, b, sizeof b), "About 12 days left at your usage.");
+    assert_string_equal(wk_notify_days_left_text(WK_NL_ZH, 0, b, sizeof b), "按目前用量可用不足1天。");
+    assert_string_equal(wk_notify_days_left_text(WK_NL_ZH, 3, b, sizeof b), "按目前用量约可用3天。");
     assert_string_equal(wk_notify_days_left_text(WK_NL_ZH, -5, b, sizeof b), "");
 }
 

@@ -76,7 +76,7 @@ static void expect_bad(const char *from, const char *to, wk_err e, const char *m
 static void test_rejects(void **state)
 {
     (void)state;
-    expect_bad("{balance} ({days_left} left at", "{balanse} ({days_left} left at", WK_EINVAL,
+    expect_bad("{balance}. Please top up. {days_left}", "{balanse}. Please top up. {days_left}", WK_EINVAL,
                "events.warn1.text: unknown placeholder {balanse}");
     expect_bad("\"warn2\": {", "\"warn3\": {", WK_EINVAL, "unknown event \"warn3\"");
     expect_bad("\"lang\": \"en\"", "\"lang\": \"fr\"", WK_EINVAL, "\"lang\"");
