@@ -5,6 +5,7 @@
  * poll_interval passes. Stopping waits for the send in progress (bounded by
  * send_timeout) and leaves every unsent message pending in the database.
  */
+#include <curl/curl.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -87,9 +88,14 @@ wk_err wk_notify_worker_start(const char *db_url, const wk_notify_opts *o, wk_no
                               wk_diag *d)
 {
     *out = NULL;
+    /* explicitly, before the thread exists (libcurl's global state is set up once) */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT))
+        return wk_diag_set(d, WK_EIO, "notify: curl_global_init failed");
     wk_notify_worker *w = wk_calloc(1, sizeof *w);
-    if (!w)
+    if (!w) {
+        curl_global_cleanup();
         return wk_diag_set(d, WK_ENOMEM, "notify: out of memory");
+    }
     w->o = *o;
     const char **strs[] = {&w->o.templates_dir, &w->o.webhook_secret, &w->o.smtp_url,
                            &w->o.smtp_username, &w->o.smtp_password, &w->o.smtp_from,
@@ -129,6 +135,7 @@ fail:
     wk_free(w->tpl);
     memset(w, 0, sizeof *w); /* held secrets */
     wk_free(w);
+    curl_global_cleanup();
     return e;
 }
 
@@ -158,4 +165,5 @@ void wk_notify_worker_stop(wk_notify_worker *w)
     wk_free(w->tpl);
     memset(w, 0, sizeof *w);
     wk_free(w);
+    curl_global_cleanup();
 }
