@@ -95,6 +95,7 @@ static wk_err sq_open(const char *target, const wk_store_opts *o, void **conn, w
                    "PRAGMA synchronous=FULL;"
                    "PRAGMA foreign_keys=ON;"
                    "PRAGMA trusted_schema=OFF;"
+                   "PRAGMA temp_store=MEMORY;"
                    "PRAGMA cache_size=-65536;"
                    "PRAGMA wal_autocheckpoint=4096;",
                 d);

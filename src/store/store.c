@@ -22,6 +22,7 @@ struct wk_store {
     const wk_store_ops *ops;
     void *conn;
     bool in_txn;
+    bool poisoned;
     int savepoints;
 };
 
@@ -100,6 +101,7 @@ wk_err wk_store_begin(wk_store *st, wk_diag *d)
     if (e)
         return e;
     st->in_txn = true;
+    st->poisoned = false;
     st->savepoints = 0;
     return WK_OK;
 }
@@ -109,6 +111,10 @@ wk_err wk_store_commit(wk_store *st, wk_diag *d)
     if (!st->in_txn)
         return wk_diag_set(d, WK_EINTERNAL, "store: commit without a transaction");
     WK_ASSERT(st->savepoints == 0);
+    if (st->poisoned) {
+        wk_store_rollback(st);
+        return wk_diag_set(d, WK_EIO, "store: transaction rolled back after an earlier failure");
+    }
     wk_err e = st->ops->exec(st->conn, "COMMIT", d);
     if (e) {
         wk_store_rollback(st);
@@ -130,6 +136,12 @@ void wk_store_rollback(wk_store *st)
 bool wk_store_in_txn(const wk_store *st)
 {
     return st->in_txn;
+}
+
+void wk_store_poison(wk_store *st)
+{
+    if (st->in_txn)
+        st->poisoned = true;
 }
 
 wk_err wk_store_savepoint(wk_store *st, wk_diag *d)

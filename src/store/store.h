@@ -75,6 +75,11 @@ wk_err wk_store_commit(wk_store *st, wk_diag *d) WK_MUST_CHECK;
 void wk_store_rollback(wk_store *st);
 bool wk_store_in_txn(const wk_store *st);
 
+/* Marks the open transaction as unusable after a failure that left partial writes (like
+ * PostgreSQL's aborted transaction): wk_store_commit then rolls back and fails with
+ * WK_EIO. Used by layers that cannot undo their own partial work. */
+void wk_store_poison(wk_store *st);
+
 /* Savepoints nest inside a transaction: release keeps the work, rollback undoes it (and
  * also releases the savepoint). Used for all-or-nothing steps in a caller's transaction. */
 wk_err wk_store_savepoint(wk_store *st, wk_diag *d) WK_MUST_CHECK;
