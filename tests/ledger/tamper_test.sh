@@ -6,6 +6,7 @@
 # receipts verify offline and fail when edited. Needs WK_BIN and the sqlite3 CLI.
 set -euo pipefail
 W=${WK_BIN:?WK_BIN not set}
+: "${WK_SOURCE_DIR:?WK_SOURCE_DIR not set}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -79,6 +80,14 @@ r["inclusion"][0] = "00" * 32
 print(json.dumps(r))
 PY
 if $W receipt verify r7leaf.json --log-key log.pub 2>/dev/null; then fail "bad proof verified"; fi
+# an independent verifier written from docs/ledger.md alone (hashlib + cryptography)
+if python3 -c 'import cryptography' 2>/dev/null; then
+  python3 "$WK_SOURCE_DIR/tests/ledger/verify_receipt.py" r7.json log.pub >/dev/null || fail "independent verifier"
+  if python3 "$WK_SOURCE_DIR/tests/ledger/verify_receipt.py" r7bad.json log.pub 2>/dev/null; then
+    fail "independent verifier accepted an edited receipt"; fi
+else
+  echo "tamper_test: python3-cryptography missing, independent verifier skipped"
+fi
 echo "otherlog+00000000+AAAA" >bad.pub
 if $W receipt verify r7.json --log-key bad.pub 2>/dev/null; then fail "bad key accepted"; fi
 $W ledger transfer --db $db --from $clearing --to $wallet --amount 5 --id "$(id 60)" --reason "after" >/dev/null
