@@ -224,9 +224,6 @@ fail:
     return ledger__end(lg, own, e, d);
 }
 
-static const char ACCOUNT_COLS[] =
-    "id, name, kind, floor_fen, debits_fen, credits_fen FROM ledger_account";
-
 static void ledger__row_account(wk_stmt *s, wk_account *a)
 {
     size_t len = 0;
@@ -271,7 +268,6 @@ wk_err wk_ledger_account_get(wk_ledger *lg, int64_t id, wk_account *out, wk_diag
 {
     static const char sql[] = "SELECT id, name, kind, floor_fen, debits_fen, credits_fen "
                               "FROM ledger_account WHERE id = ?";
-    (void)ACCOUNT_COLS;
     return ledger__account_query(lg, sql, id, NULL, out, d);
 }
 

@@ -90,6 +90,11 @@ else
 fi
 echo "otherlog+00000000+AAAA" >bad.pub
 if $W receipt verify r7.json --log-key bad.pub 2>/dev/null; then fail "bad key accepted"; fi
+# a log key readable by others is refused
+chmod 644 $db.logkey
+if $W ledger checkpoint --db $db >/dev/null 2>err; then fail "world-readable key accepted"; fi
+grep -q "chmod 600" err || fail "key mode message"
+chmod 600 $db.logkey
 $W ledger transfer --db $db --from $clearing --to $wallet --amount 5 --id "$(id 60)" --reason "after" >/dev/null
 $W ledger checkpoint --db $db >/dev/null
 $W ledger verify --db $db >/dev/null || fail "verify of an intact ledger"
