@@ -89,9 +89,10 @@ void wk_store_savepoint_rollback(wk_store *st);
 /* Runs SQL without parameters or results (DDL, pragmas, test tampering). */
 wk_err wk_store_exec(wk_store *st, const char *sql, wk_diag *d) WK_MUST_CHECK;
 
-/* Returns a prepared statement for sql, from the connection's cache when it was prepared
- * before (sql should be a string literal: the cache compares pointers first). The statement
- * is borrowed: call wk_stmt_reset when done; never free it. */
+/* Returns a prepared statement for sql, from the connection's cache when the same text was
+ * prepared before (string literals hit a pointer fast path). The statement is borrowed:
+ * call wk_stmt_reset when done, never free it, and do not hold an unstepped statement
+ * across another prepare (a full cache may replace statements that are not running). */
 wk_err wk_store_prepare(wk_store *st, const char *sql, wk_stmt **out, wk_diag *d) WK_MUST_CHECK;
 
 /* Binds parameter idx (1-based). Text and blobs are copied. */
