@@ -530,8 +530,9 @@ static wk_err ledger__check_account(wk_ledger *lg, const wk_transfer *t, bool de
     return WK_OK;
 }
 
-/* Books one transfer. Every rule is checked by reads first; only then does it write, so a
- * rejection writes nothing (no savepoint needed for a single transfer). *wrote says whether
+/* Books one transfer. Every rule is checked by reads first and the first write is the
+ * INSERT that UNIQUE(id) can refuse, so a rejection writes nothing (no savepoint needed for
+ * a single transfer). *wrote says whether
  * a write happened: a failure after that (I/O, or an invariant the checks should have made
  * impossible, e.g. a concurrent writer on a server database) leaves partial work that the
  * caller must undo - by a savepoint or by rolling back the whole transaction. The database
@@ -559,12 +560,19 @@ static wk_err ledger__transfer_one(wk_ledger *lg, const wk_transfer *t, wk_trans
     wk_err e = ledger__check_transfer(t, d);
     if (e)
         return e;
-    /* A retry: answer from the stored transfer. */
-    e = ledger__replay(lg, t, res, d);
-    if (e != WK_ENOTFOUND)
-        return e;
-    if ((e = ledger__check_account(lg, t, true, d)) || (e = ledger__check_account(lg, t, false, d)))
-        return e;
+    /* A retry is recognised by its id: when a check fails (the balance may have moved
+     * since the first booking) and when the INSERT hits UNIQUE(id). The happy path of a
+     * new transfer thus pays no lookup by id. */
+    if ((e = ledger__check_account(lg, t, true, d)) ||
+        (e = ledger__check_account(lg, t, false, d))) {
+        wk_diag rd;
+        wk_err re = ledger__replay(lg, t, res, &rd);
+        if (re == WK_ENOTFOUND)
+            return e; /* a new transfer: the check's error stands */
+        if (re)
+            *d = rd;
+        return re;
+    }
     e = wk_ledger_tree_size(lg, &index, d);
     if (e)
         return e;
@@ -580,12 +588,14 @@ static wk_err ledger__transfer_one(wk_ledger *lg, const wk_transfer *t, wk_trans
         (e = wk_stmt_bind_i64(s, 7, now)) ||
         (e = wk_stmt_bind_text(s, 8, reason, strlen(reason))))
         goto fail;
-    *wrote = true;
     e = wk_stmt_step(s, &row, d);
     wk_stmt_reset(s);
     s = NULL;
+    if (e == WK_EEXIST) /* UNIQUE(id): a retry (or a reused id); the INSERT wrote nothing */
+        return ledger__replay(lg, t, res, d);
     if (e)
         return e;
+    *wrote = true;
 
     e = wk_store_prepare(lg->st, debit, &s, d);
     if (e)
