@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/mem.h"
 #include "core/units.h"
 #include "ledger/ledger.h"
 
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
     if (wk_ledger_tree_size(lg, &size, &d))
         goto fail;
     if (proofs > 0 && size > 0) {
-        double *lat = malloc((size_t)proofs * sizeof *lat);
+        double *lat = wk_malloc((size_t)proofs * sizeof *lat);
         uint8_t root[WK_HASH_LEN], p[WK_MERKLE_PROOF_MAX][WK_HASH_LEN], lh[WK_HASH_LEN];
         size_t np = 0;
         if (!lat)
@@ -198,7 +199,7 @@ int main(int argc, char **argv)
                "%.1f us\n",
                (long long)size, (long long)proofs, lat[proofs / 2] * 1e6,
                lat[proofs * 99 / 100] * 1e6, lat[proofs - 1] * 1e6);
-        free(lat);
+        wk_free(lat);
     }
     wk_ledger_close(lg);
     wk_store_close(st);

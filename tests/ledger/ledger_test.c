@@ -56,7 +56,7 @@ static void fx_close(fx *f)
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
+    fx *f = wk_calloc(1, sizeof *f);
     wk_diag d = {{0}};
     snprintf(f->dir, sizeof f->dir, "/tmp/wk_ledger_test.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
@@ -78,7 +78,7 @@ static int teardown(void **state)
     fx_close(f);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
-    free(f);
+    wk_free(f);
     return 0;
 }
 
