@@ -7,9 +7,15 @@
 #define WK_APP_CLI_H
 
 int wk_cmd_version(int argc, char **argv);
+int wk_cmd_rate(int argc, char **argv);
 int wk_cmd_migrate(int argc, char **argv);
 int wk_cmd_ledger(int argc, char **argv);
 int wk_cmd_receipt(int argc, char **argv);
+int wk_cmd_dlt645(int argc, char **argv);
+int wk_cmd_seed(int argc, char **argv);
+int wk_cmd_credit(int argc, char **argv);
+int wk_cmd_serve(int argc, char **argv);
+int wk_cmd_sim(int argc, char **argv);
 
 
 #endif

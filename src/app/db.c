@@ -3,11 +3,14 @@
  */
 #include "app/db.h"
 
+#include "headend/headend.h"
+
 #include <stdio.h>
 #include <string.h>
 
 const wk_schema *const wk_app_schemas[] = {
     &wk_ledger_schema,
+    &wk_headend_schema,
 };
 const size_t wk_app_n_schemas = sizeof wk_app_schemas / sizeof wk_app_schemas[0];
 

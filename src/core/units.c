@@ -7,49 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-wk_err wk_add_i64(int64_t a, int64_t b, int64_t *out)
-{
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r))
-        return WK_ERANGE;
-    *out = r;
-    return WK_OK;
-}
-
-wk_err wk_sub_i64(int64_t a, int64_t b, int64_t *out)
-{
-    int64_t r;
-    if (__builtin_sub_overflow(a, b, &r))
-        return WK_ERANGE;
-    *out = r;
-    return WK_OK;
-}
-
-wk_err wk_mul_i64(int64_t a, int64_t b, int64_t *out)
-{
-    int64_t r;
-    if (__builtin_mul_overflow(a, b, &r))
-        return WK_ERANGE;
-    *out = r;
-    return WK_OK;
-}
-
-wk_err wk_charge_nyuan(int64_t energy_wh, int64_t price_uyuan_per_kwh, int64_t *charge_nyuan)
-{
-    return wk_mul_i64(energy_wh, price_uyuan_per_kwh, charge_nyuan);
-}
-
-int64_t wk_nyuan_to_fen(int64_t c)
-{
-    /* floor((c + half) / unit) without overflow near INT64_MAX */
-    int64_t q = c / WK_NYUAN_PER_FEN, r = c % WK_NYUAN_PER_FEN;
-    if (r < 0) {
-        q -= 1;
-        r += WK_NYUAN_PER_FEN;
-    }
-    return r >= WK_NYUAN_PER_FEN / 2 ? q + 1 : q;
-}
-
 wk_err wk_dec_parse(const char *s, size_t len, int scale, int64_t *out, wk_diag *d)
 {
     WK_ASSERT(scale >= 0 && scale <= 18);

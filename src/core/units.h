@@ -23,17 +23,53 @@
 #define WK_SCALE_CHARGE 9 /* decimals of a yuan string that fit nano-yuan */
 #define WK_NYUAN_PER_FEN INT64_C(10000000)
 
-/* Overflow-checked arithmetic: *out is written only on success; WK_ERANGE on overflow. */
-wk_err wk_add_i64(int64_t a, int64_t b, int64_t *out) WK_MUST_CHECK;
-wk_err wk_sub_i64(int64_t a, int64_t b, int64_t *out) WK_MUST_CHECK;
-wk_err wk_mul_i64(int64_t a, int64_t b, int64_t *out) WK_MUST_CHECK;
+/* Overflow-checked arithmetic: *out is written only on success; WK_ERANGE on overflow.
+ * Inline: they sit on the rating hot path. */
+WK_MUST_CHECK static inline wk_err wk_add_i64(int64_t a, int64_t b, int64_t *out)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return WK_ERANGE;
+    *out = r;
+    return WK_OK;
+}
+
+WK_MUST_CHECK static inline wk_err wk_sub_i64(int64_t a, int64_t b, int64_t *out)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return WK_ERANGE;
+    *out = r;
+    return WK_OK;
+}
+
+WK_MUST_CHECK static inline wk_err wk_mul_i64(int64_t a, int64_t b, int64_t *out)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        return WK_ERANGE;
+    *out = r;
+    return WK_OK;
+}
 
 /* Exact charge of energy_wh at price_uyuan_per_kwh, in nano-yuan. WK_ERANGE on overflow. */
-wk_err wk_charge_nyuan(int64_t energy_wh, int64_t price_uyuan_per_kwh,
-                       int64_t *charge_nyuan) WK_MUST_CHECK;
+WK_MUST_CHECK static inline wk_err wk_charge_nyuan(int64_t energy_wh, int64_t price_uyuan_per_kwh,
+                                                   int64_t *charge_nyuan)
+{
+    return wk_mul_i64(energy_wh, price_uyuan_per_kwh, charge_nyuan);
+}
 
 /* Rounds nano-yuan to fen, half-up (towards +infinity at exactly half). Cannot fail. */
-int64_t wk_nyuan_to_fen(int64_t charge_nyuan);
+static inline int64_t wk_nyuan_to_fen(int64_t c)
+{
+    /* floor((c + half) / unit) without overflow near INT64_MAX */
+    int64_t q = c / WK_NYUAN_PER_FEN, r = c % WK_NYUAN_PER_FEN;
+    if (r < 0) {
+        q -= 1;
+        r += WK_NYUAN_PER_FEN;
+    }
+    return r >= WK_NYUAN_PER_FEN / 2 ? q + 1 : q;
+}
 
 /* Parses a decimal string "[-]D+[.D+]" of exactly len bytes into an integer scaled by
  * 10^scale ("0.538", scale 6 -> 538000). Rejects empty input, signs other than a leading

@@ -77,7 +77,8 @@ bool wk_store_in_txn(const wk_store *st);
 
 /* Marks the open transaction as unusable after a failure that left partial writes (like
  * PostgreSQL's aborted transaction): wk_store_commit then rolls back and fails with
- * WK_EIO. Used by layers that cannot undo their own partial work. */
+ * WK_EIO. Rolling back the innermost savepoint open at the time of the failure undoes the
+ * partial writes and clears the mark. Used by layers that cannot undo their own work. */
 void wk_store_poison(wk_store *st);
 
 /* Savepoints nest inside a transaction: release keeps the work, rollback undoes it (and

@@ -24,7 +24,7 @@ expect_reject() {
   [ "$before" = "$after" ] || fail "state changed by rejected: $*"
 }
 
-$W migrate --db "sqlite:$db" | grep -q "1 migration applied" || fail "migrate"
+$W migrate --db "sqlite:$db" | grep -Eq "^migrate: [1-9][0-9]* migrations? applied" || fail "migrate"
 $W migrate --db "$db" | grep -q "0 migrations applied" || fail "migrate twice"
 wallet=$($W ledger account add wallet:301 --kind wallet --db $db 2>/dev/null)
 clearing=$($W ledger account add clearing:wechat --kind clearing --db $db)

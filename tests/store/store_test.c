@@ -139,11 +139,28 @@ static void test_transactions(void **state)
     assert_int_equal(wk_store_commit(st, &d), WK_EIO);
     assert_false(wk_store_in_txn(st));
     assert_int_equal(scalar(st, "SELECT count(*) FROM p"), 2);
+    /* poisoned inside a savepoint: rolling that savepoint back clears it */
+    assert_int_equal(wk_store_begin(st, &d), WK_OK);
+    assert_int_equal(wk_store_exec(st, "INSERT INTO p(name) VALUES('outer')", &d), WK_OK);
+    assert_int_equal(wk_store_savepoint(st, &d), WK_OK);
+    assert_int_equal(wk_store_exec(st, "INSERT INTO p(name) VALUES('partial')", &d), WK_OK);
+    wk_store_poison(st);
+    wk_store_savepoint_rollback(st);
+    assert_int_equal(wk_store_commit(st, &d), WK_OK);
+    assert_int_equal(scalar(st, "SELECT count(*) FROM p WHERE name IN ('outer', 'partial')"), 1);
+    /* ... but releasing it keeps the mark on the enclosing transaction */
+    assert_int_equal(wk_store_begin(st, &d), WK_OK);
+    assert_int_equal(wk_store_savepoint(st, &d), WK_OK);
+    assert_int_equal(wk_store_exec(st, "INSERT INTO p(name) VALUES('partial2')", &d), WK_OK);
+    wk_store_poison(st);
+    assert_int_equal(wk_store_savepoint_release(st, &d), WK_OK);
+    assert_int_equal(wk_store_commit(st, &d), WK_EIO);
+    assert_int_equal(scalar(st, "SELECT count(*) FROM p WHERE name = 'partial2'"), 0);
     /* the next transaction is clean again */
     assert_int_equal(wk_store_begin(st, &d), WK_OK);
     assert_int_equal(wk_store_exec(st, "INSERT INTO p(name) VALUES('next')", &d), WK_OK);
     assert_int_equal(wk_store_commit(st, &d), WK_OK);
-    assert_int_equal(scalar(st, "SELECT count(*) FROM p"), 3);
+    assert_int_equal(scalar(st, "SELECT count(*) FROM p"), 4);
     wk_store_close(st);
 }
 

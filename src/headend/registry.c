@@ -1,0 +1,333 @@
+/*
+ * registry.c - creating communities, buildings, units, meters and accounts from a seed
+ * document (docs/headend.md). Natural keys make it idempotent: seeding the same file twice
+ * changes nothing; the whole document is one transaction, so a bad entry leaves no half.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/units.h"
+#include "headend/headend.h"
+#include "headend/internal.h"
+#include "proto/dlt645.h"
+#include "proto/encoding.h"
+
+static wk_err reg__keys(json_t *o, const char *path, const char *const *allowed, wk_diag *d)
+{
+    if (!json_is_object(o))
+        return wk_diag_set(d, WK_EINVAL, "%s: expected an object", path);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            ok |= !strcmp(*a, k);
+        if (!ok)
+            return wk_diag_set(d, WK_EINVAL, "%s: unknown key \"%s\"", path, k);
+    }
+    return WK_OK;
+}
+
+static const char *reg__str(json_t *o, const char *key, const char *dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+/* INSERT ... ON CONFLICT DO NOTHING, then SELECT id by natural key. */
+static wk_err reg__upsert(wk_store *st, const char *ins, const char *sel, int64_t parent,
+                          const char *name, const char *extra, int64_t extra_i, int64_t *id,
+                          wk_diag *d)
+{
+    wk_stmt *s;
+    bool row;
+    wk_err e = wk_store_prepare(st, ins, &s, d);
+    if (e)
+        return e;
+    int i = 1;
+    if (parent >= 0)
+        e = wk_stmt_bind_i64(s, i++, parent);
+    if (!e)
+        e = wk_stmt_bind_text(s, i++, name, strlen(name));
+    if (!e && extra)
+        e = wk_stmt_bind_text(s, i++, extra, strlen(extra));
+    if (!e && extra_i >= 0)
+        e = wk_stmt_bind_i64(s, i++, extra_i);
+    if (!e)
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    if (e)
+        return e;
+    if ((e = wk_store_prepare(st, sel, &s, d)))
+        return e;
+    i = 1;
+    if (parent >= 0)
+        e = wk_stmt_bind_i64(s, i++, parent);
+    if (!e)
+        e = wk_stmt_bind_text(s, i++, name, strlen(name));
+    row = false;
+    if (!e)
+        e = wk_stmt_step(s, &row, d);
+    if (!e && !row)
+        e = wk_diag_set(d, WK_EINTERNAL, "%s vanished after insert", name);
+    if (!e)
+        *id = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    return e;
+}
+
+static wk_err reg__meter(wk_headend *hd, int64_t unit_id, json_t *jm, const char *path,
+                         const uint8_t *master, size_t master_len, wk_diag *d)
+{
+    static const char *const keys[] = {"address", "close_mode", "auth", "key", "password",
+                                       "model", "ct_ratio", NULL};
+    wk_err e = reg__keys(jm, path, keys, d);
+    if (e)
+        return e;
+    const char *address = reg__str(jm, "address", NULL);
+    const char *close_mode = reg__str(jm, "close_mode", "direct");
+    const char *auth = reg__str(jm, "auth", "mac");
+    const char *model = reg__str(jm, "model", "wk-1");
+    uint8_t addr[6];
+    if (!address || strlen(address) != 12 || wk_dlt645_addr_parse(address, addr) ||
+        !wk_dlt645_addr_valid(addr))
+        return wk_diag_set(d, WK_EINVAL, "%s.address: expected the meter's 12 digits", path);
+    if (strcmp(close_mode, "direct") && strcmp(close_mode, "permit"))
+        return wk_diag_set(d, WK_EINVAL, "%s.close_mode: expected direct or permit", path);
+    uint8_t key[32];
+    size_t key_len = 0;
+    if (!strcmp(auth, "mac")) {
+        const char *hex = reg__str(jm, "key", NULL);
+        if (hex) {
+            if (wk_hex_decode(hex, strlen(hex), key, sizeof key, &key_len) || key_len < 16)
+                return wk_diag_set(d, WK_EINVAL, "%s.key: expected 32..64 hex digits", path);
+        } else if (master) {
+            wk_dlt645_key_derive(master, master_len, addr, key);
+            key_len = 32;
+        } else {
+            return wk_diag_set(d, WK_EINVAL, "%s.key: no key and no master key to derive one",
+                               path);
+        }
+    } else if (!strcmp(auth, "plain")) {
+        /* key = password level byte + 3 password bytes, e.g. "02123456" */
+        const char *pw = reg__str(jm, "password", NULL);
+        if (!pw || wk_hex_decode(pw, strlen(pw), key, sizeof key, &key_len) || key_len != 4)
+            return wk_diag_set(d, WK_EINVAL,
+                               "%s.password: expected 8 hex digits: level then 3 password bytes",
+                               path);
+    } else {
+        return wk_diag_set(d, WK_EINVAL, "%s.auth: expected mac or plain", path);
+    }
+    json_t *ct = json_object_get(jm, "ct_ratio");
+    int64_t ct_ratio = ct ? (json_is_integer(ct) ? json_integer_value(ct) : -1) : 1;
+    if (ct_ratio < 1 || ct_ratio > 10000)
+        return wk_diag_set(d, WK_EINVAL, "%s.ct_ratio: expected an integer 1..10000", path);
+    wk_stmt *s;
+    if ((e = wk_store_prepare(hd->st,
+                              "INSERT INTO meter (address, unit_id, model, close_mode, auth, key,"
+                              " ct_ratio) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                              " ON CONFLICT (address) DO NOTHING",
+                              &s, d)))
+        return e;
+    bool row;
+    if (!(e = wk_stmt_bind_text(s, 1, address, 12)) && !(e = wk_stmt_bind_i64(s, 2, unit_id)) &&
+        !(e = wk_stmt_bind_text(s, 3, model, strlen(model))) &&
+        !(e = wk_stmt_bind_text(s, 4, close_mode, strlen(close_mode))) &&
+        !(e = wk_stmt_bind_text(s, 5, auth, strlen(auth))) &&
+        !(e = wk_stmt_bind_blob(s, 6, key, key_len)) && !(e = wk_stmt_bind_i64(s, 7, ct_ratio)))
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    if (e)
+        wk_diag_prefix(d, "%s", path);
+    return e;
+}
+
+static wk_err reg__account(wk_headend *hd, int64_t unit_id, const char *unit_path, json_t *ja,
+                           const char *path, int64_t now_ms, wk_diag *d)
+{
+    static const char *const keys[] = {"holder", "kind", "balance", "overdraft", "vacant", NULL};
+    wk_err e = reg__keys(ja, path, keys, d);
+    if (e)
+        return e;
+    const char *holder = reg__str(ja, "holder", NULL), *kind = reg__str(ja, "kind", "resident");
+    if (!holder || !*holder)
+        return wk_diag_set(d, WK_EINVAL, "%s.holder: expected a name", path);
+    if (strcmp(kind, "resident") && strcmp(kind, "tenant"))
+        return wk_diag_set(d, WK_EINVAL, "%s.kind: expected resident or tenant", path);
+    int64_t balance = 0, overdraft = 0;
+    wk_diag sub;
+    const char *b = reg__str(ja, "balance", "0"), *o = reg__str(ja, "overdraft", "0");
+    if (wk_dec_parse_str(b, WK_SCALE_YUAN, &balance, &sub) || balance < 0)
+        return wk_diag_set(d, WK_EINVAL, "%s.balance: expected yuan like \"50.00\"", path);
+    if (wk_dec_parse_str(o, WK_SCALE_YUAN, &overdraft, &sub) || overdraft < 0)
+        return wk_diag_set(d, WK_EINVAL, "%s.overdraft: expected yuan like \"10.00\"", path);
+    /* already has an open account: seeding again changes nothing */
+    wk_stmt *s;
+    bool row = false;
+    if ((e = wk_store_prepare(hd->st, "SELECT id FROM account WHERE unit_id = ? AND status = 'open'",
+                              &s, d)))
+        return e;
+    if (!(e = wk_stmt_bind_i64(s, 1, unit_id)))
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    if (e || row)
+        return e;
+    int64_t nth = 0;
+    if ((e = wk_store_prepare(hd->st, "SELECT count(*) FROM account WHERE unit_id = ?", &s, d)))
+        return e;
+    if (!(e = wk_stmt_bind_i64(s, 1, unit_id)) && !(e = wk_stmt_step(s, &row, d)) && row)
+        nth = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    if (e)
+        return e;
+    char wname[WK_ACCOUNT_NAME_MAX];
+    snprintf(wname, sizeof wname, "wallet:%s#%lld", unit_path, (long long)nth + 1);
+    int64_t floor = -overdraft, wallet;
+    if ((e = wk_ledger_account_add(hd->lg, wname, WK_ACCOUNT_WALLET, &floor, &wallet, d)))
+        return e;
+    bool vacant = json_is_true(json_object_get(ja, "vacant"));
+    if ((e = wk_store_prepare(hd->st,
+                              "INSERT INTO account (unit_id, holder, kind, wallet_account_id,"
+                              " opened_s, vacant) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                              &s, d)))
+        return e;
+    row = false;
+    if (!(e = wk_stmt_bind_i64(s, 1, unit_id)) &&
+        !(e = wk_stmt_bind_text(s, 2, holder, strlen(holder))) &&
+        !(e = wk_stmt_bind_text(s, 3, kind, strlen(kind))) && !(e = wk_stmt_bind_i64(s, 4, wallet)) &&
+        !(e = wk_stmt_bind_i64(s, 5, now_ms / 1000)) && !(e = wk_stmt_bind_i64(s, 6, vacant)))
+        e = wk_stmt_step(s, &row, d);
+    int64_t account_id = row ? wk_stmt_i64(s, 0) : 0;
+    wk_stmt_reset(s);
+    if (e)
+        return e;
+    if (balance > 0) {
+        char key[160];
+        snprintf(key, sizeof key, "wk-opening:%s", wname);
+        wk_transfer t = {.debit_account_id = hd__adjustment_id(hd),
+                         .credit_account_id = wallet,
+                         .amount_fen = balance,
+                         .reason = "opening balance"};
+        hd__id_from(key, t.id);
+        if ((e = wk_ledger_transfer(hd->lg, &t, NULL, d)))
+            return e;
+    }
+    (void)account_id;
+    return WK_OK;
+}
+
+wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8_t *master,
+                       size_t master_len, int64_t now_ms, wk_diag *d)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return wk_diag_set(d, WK_EINVAL, "line %d column %d: %s", jerr.line, jerr.column,
+                           jerr.text);
+    wk_err e = wk_headend_flush(hd, now_ms, d);
+    if (e || (e = wk_store_begin(hd->st, d))) {
+        json_decref(root);
+        return e;
+    }
+    static const char *const root_keys[] = {"communities", NULL};
+    static const char *const c_keys[] = {"name", "tariff", "buildings", NULL};
+    static const char *const b_keys[] = {"name", "units", NULL};
+    static const char *const u_keys[] = {"name", "kind", "meter", "account", NULL};
+    json_t *comms = json_object_get(root, "communities");
+    if ((e = reg__keys(root, "(top level)", root_keys, d)))
+        goto fail;
+    if (!json_is_array(comms)) {
+        e = wk_diag_set(d, WK_EINVAL, "communities: expected an array");
+        goto fail;
+    }
+    size_t ci, bi, ui;
+    json_t *jc, *jb, *ju;
+    json_array_foreach(comms, ci, jc)
+    {
+        char cp[64];
+        snprintf(cp, sizeof cp, "communities[%zu]", ci);
+        if ((e = reg__keys(jc, cp, c_keys, d)))
+            goto fail;
+        const char *cname = reg__str(jc, "name", NULL), *tariff = reg__str(jc, "tariff", NULL);
+        if (!cname || !*cname || !tariff) {
+            e = wk_diag_set(d, WK_EINVAL, "%s: name and tariff are required", cp);
+            goto fail;
+        }
+        if (!hd__tariff_get(hd, tariff, d)) {
+            e = WK_EINVAL;
+            wk_diag_prefix(d, "%s.tariff", cp);
+            goto fail;
+        }
+        /* the community's revenue account */
+        char rname[WK_ACCOUNT_NAME_MAX];
+        snprintf(rname, sizeof rname, "revenue:%s", cname);
+        wk_account racc;
+        e = wk_ledger_account_find(hd->lg, rname, &racc, NULL);
+        if (e == WK_ENOTFOUND)
+            e = wk_ledger_account_add(hd->lg, rname, WK_ACCOUNT_REVENUE, NULL, &racc.id, d);
+        if (e)
+            goto fail;
+        int64_t cid;
+        if ((e = reg__upsert(hd->st,
+                             "INSERT INTO community (name, tariff, revenue_account_id)"
+                             " VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                             "SELECT id FROM community WHERE name = ?", -1, cname, tariff, racc.id,
+                             &cid, d)))
+            goto fail;
+        json_array_foreach(json_object_get(jc, "buildings"), bi, jb)
+        {
+            char bp[96];
+            snprintf(bp, sizeof bp, "%s.buildings[%zu]", cp, bi);
+            if ((e = reg__keys(jb, bp, b_keys, d)))
+                goto fail;
+            const char *bname = reg__str(jb, "name", NULL);
+            if (!bname) {
+                e = wk_diag_set(d, WK_EINVAL, "%s.name: required", bp);
+                goto fail;
+            }
+            int64_t bid;
+            if ((e = reg__upsert(hd->st,
+                                 "INSERT INTO building (community_id, name) VALUES (?, ?)"
+                                 " ON CONFLICT DO NOTHING",
+                                 "SELECT id FROM building WHERE community_id = ? AND name = ?", cid,
+                                 bname, NULL, -1, &bid, d)))
+                goto fail;
+            json_array_foreach(json_object_get(jb, "units"), ui, ju)
+            {
+                char up[128], unit_path[192];
+                snprintf(up, sizeof up, "%s.units[%zu]", bp, ui);
+                if ((e = reg__keys(ju, up, u_keys, d)))
+                    goto fail;
+                const char *uname = reg__str(ju, "name", NULL), *kind = reg__str(ju, "kind", "home");
+                if (!uname || (strcmp(kind, "home") && strcmp(kind, "shop"))) {
+                    e = wk_diag_set(d, WK_EINVAL, "%s: name required, kind home or shop", up);
+                    goto fail;
+                }
+                int64_t uid;
+                if ((e = reg__upsert(hd->st,
+                                     "INSERT INTO unit (building_id, name, kind) VALUES (?, ?, ?)"
+                                     " ON CONFLICT DO NOTHING",
+                                     "SELECT id FROM unit WHERE building_id = ? AND name = ?", bid,
+                                     uname, kind, -1, &uid, d)))
+                    goto fail;
+                snprintf(unit_path, sizeof unit_path, "%s/%s/%s", cname, bname, uname);
+                json_t *jm = json_object_get(ju, "meter"), *ja = json_object_get(ju, "account");
+                char mp[160];
+                snprintf(mp, sizeof mp, "%s.meter", up);
+                if (jm && (e = reg__meter(hd, uid, jm, mp, master, master_len, d)))
+                    goto fail;
+                snprintf(mp, sizeof mp, "%s.account", up);
+                if (ja && (e = reg__account(hd, uid, unit_path, ja, mp, now_ms, d)))
+                    goto fail;
+            }
+        }
+    }
+    json_decref(root);
+    return wk_store_commit(hd->st, d);
+fail:
+    json_decref(root);
+    wk_store_rollback(hd->st);
+    return e;
+}
