@@ -136,21 +136,42 @@ if not any(j["status3"]["relay_open"] for j in st) or st[-1]["status3"]["relay_o
 print(f"sim checker: {len(seen)} frames from {len(reports)} meters, {want_reports} reports each, all consistent")
 PY
 
-# gateway mode with every fault switched on: frames still decode, nothing crashes
-timeout 30 mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t 'wk/m/+/up' -F '%t %x' >"$work/up2.txt" &
+# gateway mode with every fault switched on, 6 simulated hours from 08:00 with every unit
+# anomalous: frames still decode, faults and edge anomalies show in the summary
+timeout 40 mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t 'wk/m/+/up' -F '%t %x' >"$work/up2.txt" &
 pids+=($!)
 sleep 0.5
-"$WK_BIN" sim --broker "127.0.0.1:$port" --meters 200 --gateway 50 --speed 120 --interval 60 \
-  --duration 600 --start $start --seed 9 --key $key --drop 0.05 --dup 0.05 --reorder 0.05 \
-  --delay 0.05 --delay-max 60 --disconnect-every 60 --skew 30 >"$work/sim2.txt" 2>&1 ||
-  fail "gateway sim failed: $(cat "$work/sim2.txt")"
+"$WK_BIN" sim --broker "127.0.0.1:$port" --meters 200 --gateway 50 --speed 3600 --interval 900 \
+  --duration 21600 --start $((start + 8 * 3600)) --seed 9 --key $key --vacant 0 --anomalous 100 \
+  --drop 0.05 --dup 0.05 --reorder 0.05 --delay 0.05 --delay-max 600 --disconnect-every 1800 \
+  --skew 30 >"$work/sim2.txt" 2>&1 || fail "gateway sim failed: $(cat "$work/sim2.txt")"
 sleep 1
 cat "$work/sim2.txt"
 grep -q "clients=4 " "$work/sim2.txt" || fail "gateway mode should use 4 connections"
-grep -Eq "duplicated=[1-9].*reordered=[1-9]" "$work/sim2.txt" || fail "faults were not injected"
+grep -Eq "duplicated=[1-9].*reordered=[1-9].*disconnects=[1-9]" "$work/sim2.txt" ||
+  fail "faults were not injected"
+grep -Eq "cover=[0-9]*[1-9]" "$work/sim2.txt" || grep -Eq "magnet=[0-9]*[1-9]" "$work/sim2.txt" ||
+  fail "no tamper events"
+grep -Eq "reverse=[0-9]*[1-9]" "$work/sim2.txt" || fail "no reverse-energy events from solar units"
 n=$(wc -l <"$work/up2.txt")
-[ "$n" -gt 1000 ] || fail "gateway run delivered only $n frames"
-while read -r topic hex; do
-  "$WK_BIN" dlt645 decode "$hex" >/dev/null || fail "gateway frame on $topic does not decode"
-done < <(awk 'NR % 20 == 0' "$work/up2.txt")
+[ "$n" -gt 3000 ] || fail "gateway run delivered only $n frames"
+python3 - "$WK_BIN" "$work/up2.txt" <<'PY'
+import json, subprocess, sys
+wk, path = sys.argv[1], sys.argv[2]
+lines = [l.split() for l in open(path)]
+events = 0
+for i in range(0, len(lines), 400):
+    batch = lines[i:i + 400]
+    r = subprocess.run([wk, "dlt645", "decode", *[h for _, h in batch]], capture_output=True, text=True)
+    for (topic, h), o in zip(batch, r.stdout.splitlines()):
+        j = json.loads(o)
+        if "invalid" in j or j["address"] != topic.split("/")[2]:
+            sys.exit(f"FAIL: bad frame on {topic}: {h} -> {o}")
+        events += j.get("di") == "03A00001"
+    if r.returncode != 0:
+        sys.exit("FAIL: a gateway frame does not decode")
+if events == 0:
+    sys.exit("FAIL: no event frames arrived")
+print(f"gateway checker: {len(lines)} frames decode, {events} event frames")
+PY
 echo "sim test: ok"
