@@ -12,6 +12,9 @@ int wk_cmd_migrate(int argc, char **argv);
 int wk_cmd_ledger(int argc, char **argv);
 int wk_cmd_receipt(int argc, char **argv);
 int wk_cmd_dlt645(int argc, char **argv);
+int wk_cmd_seed(int argc, char **argv);
+int wk_cmd_credit(int argc, char **argv);
+int wk_cmd_serve(int argc, char **argv);
 int wk_cmd_sim(int argc, char **argv);
 
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/args.h"
 #include "app/cli.h"
 #include "app/util.h"
 #include "core/civil.h"
@@ -57,29 +58,24 @@ static json_t *rate__line_json(const wk_tariff *t, const wk_rate_line *l)
 
 int wk_cmd_rate(int argc, char **argv)
 {
-    const char *tariff_path = NULL, *readings_path = NULL, *move_in = NULL, *move_out = NULL,
-               *thresholds = NULL, *regmax = NULL;
-    int as_json = 0, r;
-    for (int i = 1; i < argc; i++) {
-        if ((r = wk_app_opt(argc, argv, &i, "--tariff", &tariff_path)) ||
-            (r = wk_app_opt(argc, argv, &i, "--readings", &readings_path)) ||
-            (r = wk_app_opt(argc, argv, &i, "--move-in", &move_in)) ||
-            (r = wk_app_opt(argc, argv, &i, "--move-out", &move_out)) ||
-            (r = wk_app_opt(argc, argv, &i, "--thresholds", &thresholds)) ||
-            (r = wk_app_opt(argc, argv, &i, "--register-max", &regmax))) {
-            if (r < 0)
-                return 2;
-        } else if (!strcmp(argv[i], "--json")) {
-            as_json = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            rate__usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "wattkeeper rate: unknown option '%s'\n", argv[i]);
-            rate__usage(stderr);
-            return 2;
-        }
+    enum { O_TARIFF, O_READINGS, O_JSON, O_MOVE_IN, O_MOVE_OUT, O_THRESHOLDS, O_REGMAX, O_HELP };
+    wk_opt o[] = {[O_TARIFF] = {"tariff", true, NULL},         [O_READINGS] = {"readings", true, NULL},
+                  [O_JSON] = {"json", false, NULL},            [O_MOVE_IN] = {"move-in", true, NULL},
+                  [O_MOVE_OUT] = {"move-out", true, NULL},     [O_THRESHOLDS] = {"thresholds", true, NULL},
+                  [O_REGMAX] = {"register-max", true, NULL},   [O_HELP] = {"help", false, NULL}};
+    wk_args args;
+    if (!wk_args_parse("rate", argc, argv, 1, o, sizeof o / sizeof o[0], &args) || args.n_pos) {
+        rate__usage(stderr);
+        return 2;
     }
+    if (o[O_HELP].value) {
+        rate__usage(stdout);
+        return 0;
+    }
+    const char *tariff_path = o[O_TARIFF].value, *readings_path = o[O_READINGS].value,
+               *move_in = o[O_MOVE_IN].value, *move_out = o[O_MOVE_OUT].value,
+               *thresholds = o[O_THRESHOLDS].value, *regmax = o[O_REGMAX].value;
+    int as_json = o[O_JSON].value != NULL;
     if (!tariff_path || !readings_path) {
         rate__usage(stderr);
         return 2;

@@ -15,11 +15,14 @@ typedef struct cmd {
 
 static const cmd commands[] = {
     {"version", wk_cmd_version, "print the version"},
+    {"serve", wk_cmd_serve, "run the platform: head-end, rating, ledger, HTTP"},
     {"rate", wk_cmd_rate, "rate cumulative register readings under a tariff"},
     {"migrate", wk_cmd_migrate, "apply pending database schema migrations"},
     {"ledger", wk_cmd_ledger, "accounts, transfers, receipts, checkpoints, verify"},
     {"receipt", wk_cmd_receipt, "verify a transfer receipt offline"},
     {"dlt645", wk_cmd_dlt645, "decode or encode one DL/T 645-2007 frame"},
+    {"seed", wk_cmd_seed, "create communities, meters and accounts from a seed file"},
+    {"credit", wk_cmd_credit, "credit an account through a running serve (closes the relay)"},
     {"sim", wk_cmd_sim, "run a fleet of simulated meters against an MQTT broker"},
 };
 

@@ -56,15 +56,3 @@ done:
     fclose(f);
     return e;
 }
-
-int wk_app_opt(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    if (strcmp(argv[*i], name))
-        return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "wattkeeper: option %s needs a value\n", name);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
-}

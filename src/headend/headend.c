@@ -186,6 +186,16 @@ void wk_headend_on_latency(wk_headend *hd, wk_headend_latency_fn fn, void *ctx)
     hd->latency_ctx = ctx;
 }
 
+wk_ledger *wk_headend_ledger(wk_headend *hd)
+{
+    return hd->lg;
+}
+
+wk_store *wk_headend_store(wk_headend *hd)
+{
+    return hd->st;
+}
+
 int64_t hd__adjustment_id(const wk_headend *hd)
 {
     return hd->adjustment_id;
@@ -1058,6 +1068,15 @@ wk_err wk_headend_credit(wk_headend *hd, int64_t account_id, int64_t amount_fen,
                          int64_t from_account, const char *reason, int64_t now_ms, bool *existed,
                          wk_diag *d)
 {
+    return wk_headend_credit_with(hd, account_id, amount_fen, id, from_account, reason, now_ms,
+                                  NULL, NULL, existed, d);
+}
+
+wk_err wk_headend_credit_with(wk_headend *hd, int64_t account_id, int64_t amount_fen,
+                              const uint8_t id[16], int64_t from_account, const char *reason,
+                              int64_t now_ms, wk_headend_txn_hook hook, void *hook_ctx,
+                              bool *existed, wk_diag *d)
+{
     wk_err e = wk_headend_flush(hd, now_ms, d);
     if (e)
         return e;
@@ -1070,6 +1089,8 @@ wk_err wk_headend_credit(wk_headend *hd, int64_t account_id, int64_t amount_fen,
         e = wk_diag_set(d, WK_ECONFLICT, "account %lld is closed", (long long)account_id);
         goto fail;
     }
+    if (hook && (e = hook(hook_ctx, hd->st, d)))
+        goto fail; /* e.g. the payment row's UNIQUE key was taken: nothing is booked */
     wk_transfer tr = {.debit_account_id = from_account ? from_account : hd->adjustment_id,
                       .credit_account_id = a.wallet_id,
                       .amount_fen = amount_fen,
@@ -1156,6 +1177,44 @@ wk_err wk_headend_emergency(wk_headend *hd, int64_t account_id, int64_t now_ms, 
     if ((e = hd__apply_policy(hd, account_id, "emergency credit", now_ms, now_ms, d)))
         goto fail;
     return wk_store_commit(hd->st, d);
+fail:
+    wk_store_rollback(hd->st);
+    return e;
+}
+
+wk_err wk_headend_sweep(wk_headend *hd, int64_t now_ms, int64_t *n_accounts, wk_diag *d)
+{
+    wk_err e = wk_headend_flush(hd, now_ms, d);
+    if (e)
+        return e;
+    int64_t after = 0, n = 0;
+    for (;;) { /* in pages, one transaction each */
+        int64_t ids[256], got = 0;
+        wk_stmt *s;
+        if ((e = wk_store_begin(hd->st, d)))
+            return e;
+        if ((e = wk_store_prepare(hd->st,
+                                  "SELECT id FROM account WHERE status = 'open' AND id > ?"
+                                  " ORDER BY id LIMIT 256",
+                                  &s, d)))
+            goto fail;
+        bool row;
+        if (!(e = wk_stmt_bind_i64(s, 1, after)))
+            while (!(e = wk_stmt_step(s, &row, d)) && row && got < 256)
+                ids[got++] = wk_stmt_i64(s, 0);
+        wk_stmt_reset(s);
+        for (int64_t i = 0; i < got && !e; i++)
+            e = hd__apply_policy(hd, ids[i], "start-up sweep", now_ms, now_ms, d);
+        if (e || (e = wk_store_commit(hd->st, d)))
+            goto fail;
+        n += got;
+        if (got < 256)
+            break;
+        after = ids[got - 1];
+    }
+    if (n_accounts)
+        *n_accounts = n;
+    return WK_OK;
 fail:
     wk_store_rollback(hd->st);
     return e;

@@ -75,12 +75,31 @@ wk_err wk_headend_flush(wk_headend *hd, int64_t now_ms, wk_diag *d) WK_MUST_CHEC
  * of silent meters, offline marking. Call at least once a second. */
 wk_err wk_headend_tick(wk_headend *hd, int64_t now_ms, wk_diag *d) WK_MUST_CHECK;
 
+/* Runs the balance policy for every open account (at start-up: what changed while the
+ * process was down, e.g. a zero opening balance, a guarantee that expired). */
+wk_err wk_headend_sweep(wk_headend *hd, int64_t now_ms, int64_t *n_accounts,
+                        wk_diag *d) WK_MUST_CHECK;
+
 /* Credits an account's wallet from a clearing/adjustment account (payments, the `credit`
  * command) with the given idempotency id, and runs the policy at once (close the relay).
  * from_account 0 = the adjustment account. *existed tells a repeated id. */
 wk_err wk_headend_credit(wk_headend *hd, int64_t account_id, int64_t amount_fen,
                          const uint8_t id[16], int64_t from_account, const char *reason,
                          int64_t now_ms, bool *existed, wk_diag *d) WK_MUST_CHECK;
+
+/* Same, running hook(hook_ctx, store) inside the credit's transaction first: a payment
+ * writes its payment row (UNIQUE per channel transaction) and moves its order forward in
+ * the same transaction as the ledger credit, so that all or none of it commits. A hook
+ * error rolls everything back and is returned. */
+typedef wk_err (*wk_headend_txn_hook)(void *ctx, wk_store *st, wk_diag *d);
+wk_err wk_headend_credit_with(wk_headend *hd, int64_t account_id, int64_t amount_fen,
+                              const uint8_t id[16], int64_t from_account, const char *reason,
+                              int64_t now_ms, wk_headend_txn_hook hook, void *hook_ctx,
+                              bool *existed, wk_diag *d) WK_MUST_CHECK;
+
+/* The ledger and store the head-end works on (for modules that book in its transactions). */
+wk_ledger *wk_headend_ledger(wk_headend *hd);
+wk_store *wk_headend_store(wk_headend *hd);
 
 /* Staff actions, each logged with its reason. */
 wk_err wk_headend_set_vacant(wk_headend *hd, int64_t account_id, bool vacant, const char *reason,

@@ -18,7 +18,10 @@ struct wk_mqtt {
     char host[256], user[256], pass[256], client_id[128], sub[128];
     wk_mqtt_msg_fn fn;
     void *ctx;
-    bool connected;
+    bool connected;  /* CONNACK accepted */
+    bool connecting; /* socket up, waiting for the CONNACK */
+    bool need_backoff;
+    int64_t connect_started_ms;
     int64_t next_try_ms;
     int64_t backoff_ms;
     int64_t reconnects;
@@ -36,9 +39,12 @@ static void mq__on_connect(struct mosquitto *mosq, void *obj, int rc)
     if (rc != 0) {
         wk_log(WK_LOG_WARN, "mqtt connect refused", "rc=%d reason=%s", rc,
                mosquitto_connack_string(rc));
+        m->connecting = false;
+        m->need_backoff = true; /* the loop waits before the next try */
         return;
     }
     m->connected = true;
+    m->connecting = false;
     m->backoff_ms = m->o.reconnect_min_ms;
     if (m->sub[0]) {
         int mrc = mosquitto_subscribe(mosq, NULL, m->sub, 1);
@@ -55,7 +61,8 @@ static void mq__on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     wk_mqtt *m = obj;
     if (m->connected)
         wk_log(WK_LOG_WARN, "mqtt disconnected", "rc=%d", rc);
-    m->connected = false;
+    m->connected = m->connecting = false;
+    m->need_backoff = true;
 }
 
 static void mq__on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
@@ -119,11 +126,20 @@ void wk_mqtt_close(wk_mqtt *m)
     wk_free(m);
 }
 
+static void mq__backoff(wk_mqtt *m, int64_t now_ms)
+{
+    m->next_try_ms = now_ms + m->backoff_ms;
+    m->backoff_ms = m->backoff_ms * 2 > m->o.reconnect_max_ms ? m->o.reconnect_max_ms
+                                                              : m->backoff_ms * 2;
+}
+
 wk_err wk_mqtt_loop(wk_mqtt *m, int timeout_ms, int64_t now_ms)
 {
-    if (!m->connected && !m->ever_connected && m->next_try_ms == 0)
-        m->next_try_ms = now_ms; /* first connect now */
-    if (!m->connected) {
+    if (m->need_backoff) {
+        m->need_backoff = false;
+        mq__backoff(m, now_ms);
+    }
+    if (!m->connected && !m->connecting) {
         if (now_ms < m->next_try_ms)
             return WK_OK;
         int rc = m->ever_connected ? mosquitto_reconnect(m->mosq)
@@ -131,21 +147,26 @@ wk_err wk_mqtt_loop(wk_mqtt *m, int timeout_ms, int64_t now_ms)
         if (rc != MOSQ_ERR_SUCCESS) {
             wk_log(WK_LOG_WARN, "mqtt connect failed", "host=%s port=%d rc=%d retry_ms=%lld",
                    m->host, m->o.port, rc, (long long)m->backoff_ms);
-            m->next_try_ms = now_ms + m->backoff_ms;
-            m->backoff_ms = m->backoff_ms * 2 > m->o.reconnect_max_ms ? m->o.reconnect_max_ms
-                                                                      : m->backoff_ms * 2;
+            mq__backoff(m, now_ms);
             return WK_OK;
         }
         if (m->ever_connected)
             m->reconnects++;
         m->ever_connected = true;
+        m->connecting = true; /* TCP is up; the CONNACK arrives through the loop */
+        m->connect_started_ms = now_ms;
     }
     int rc = mosquitto_loop(m->mosq, timeout_ms, 1);
-    if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST)
-        wk_log(WK_LOG_WARN, "mqtt loop", "rc=%d", rc);
-    if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) {
-        m->connected = false;
-        m->next_try_ms = now_ms + m->backoff_ms;
+    if (rc != MOSQ_ERR_SUCCESS) {
+        if (rc != MOSQ_ERR_NO_CONN && rc != MOSQ_ERR_CONN_LOST)
+            wk_log(WK_LOG_WARN, "mqtt loop", "rc=%d", rc);
+        m->connected = m->connecting = false;
+        mq__backoff(m, now_ms);
+    } else if (m->connecting && !m->connected && now_ms - m->connect_started_ms > 10000) {
+        wk_log(WK_LOG_WARN, "mqtt: no CONNACK within 10 s", "host=%s port=%d", m->host, m->o.port);
+        mosquitto_disconnect(m->mosq);
+        m->connecting = false;
+        mq__backoff(m, now_ms);
     }
     return WK_OK;
 }
