@@ -33,6 +33,7 @@ listener $BPORT 127.0.0.1
 allow_anonymous true
 persistence false
 max_inflight_messages 1000
+set_tcp_nodelay true
 max_queued_messages 1000000
 log_dest none
 CONF
@@ -138,16 +139,17 @@ if [[ " $parts " == *" latency "* ]]; then
   done
   f1=$(metric wk_frames_total); t1=$(date +%s.%N)
   sleep 3
-  q "$T/lat.db" "select done_ms - cause_ms, done_ms - first_sent_ms from command where action='close' and state='confirmed'" >"$T/lat.txt"
+  q "$T/lat.db" "select done_ms - cause_ms, done_ms - first_sent_ms, coalesce(acked_ms, done_ms) - first_sent_ms from command where action='close' and state='confirmed'" >"$T/lat.txt"
   python3 - "$T/lat.txt" "$(python3 -c "print(($f1-$f0)/($t1-$t0))")" "$(grep VmRSS /proc/$SERVE/status | awk '{print $2}')" <<'PY'
 import sys
 rows = [tuple(map(int, l.split("|"))) for l in open(sys.argv[1]) if l.strip()]
 def pct(v, p):
     v = sorted(v); return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
-c = [r[0] for r in rows]; s = [r[1] for r in rows]
+c = [r[0] for r in rows]; s = [r[1] for r in rows]; a = [r[2] for r in rows]
 print(f"latency closes={len(rows)} background={float(sys.argv[2]):.0f} frames/s "
       f"credit->confirmed p50={pct(c,50)} p99={pct(c,99)} max={max(c)} ms; "
-      f"send->confirmed p50={pct(s,50)} p99={pct(s,99)} max={max(s)} ms; serve_rss={int(sys.argv[3])//1024} MB")
+      f"send->confirmed p50={pct(s,50)} p99={pct(s,99)} max={max(s)} ms; "
+      f"send->acked p50={pct(a,50)} p99={pct(a,99)} ms; serve_rss={int(sys.argv[3])//1024} MB")
 PY
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true

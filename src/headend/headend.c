@@ -122,6 +122,45 @@ static void hd__touch(wk_headend *hd, int64_t account_id)
         hd->touched[hd->n_touched++] = account_id;
 }
 
+/* Frames to publish once the current transaction has committed. */
+static void hd__queue_publish(wk_headend *hd, const char *address, const uint8_t *wire, size_t len)
+{
+    if (hd->n_out == HD_OUT_MAX || len > sizeof hd->out[0].wire) {
+        hd->stats.publish_failed++; /* the command stays 'sent': the retry timer resends it */
+        return;
+    }
+    hd_out *o = &hd->out[hd->n_out++];
+    memcpy(o->address, address, sizeof o->address);
+    memcpy(o->wire, wire, len);
+    o->len = len;
+}
+
+/* After a commit: sends the queued frames. After a rollback: forgets them. */
+static void hd__after_txn(wk_headend *hd, bool committed)
+{
+    for (int i = 0; committed && i < hd->n_out; i++)
+        if (hd->publish &&
+            hd->publish(hd->publish_ctx, hd->out[i].address, hd->out[i].wire, hd->out[i].len))
+            hd->stats.publish_failed++;
+    hd->n_out = 0;
+}
+
+/* Commits and then publishes; on failure rolls back and forgets the queued frames. */
+static wk_err hd__commit(wk_headend *hd, wk_diag *d)
+{
+    wk_err e = wk_store_commit(hd->st, d);
+    if (e)
+        wk_store_rollback(hd->st);
+    hd__after_txn(hd, e == WK_OK);
+    return e;
+}
+
+static void hd__rollback(wk_headend *hd)
+{
+    wk_store_rollback(hd->st);
+    hd__after_txn(hd, false);
+}
+
 /* ---- open / close ---- */
 
 wk_err wk_headend_open(wk_store *st, wk_ledger *lg, const wk_headend_opts *o,
@@ -411,10 +450,9 @@ static wk_err hd__command_send(wk_headend *hd, int64_t cmd_id, const hd_meter *m
                         5, v2, d)))
         return e;
     hd->stats.commands_sent++;
-    /* a failed publish (broker down) is not an error of the transaction: the command stays
-     * 'sent' and the retry timer sends it again, fresh */
-    if (hd->publish && hd->publish(hd->publish_ctx, m->address, wire, len))
-        hd->stats.publish_failed++;
+    /* sent only after the transaction commits (a close must never go out for a credit that
+     * did not commit); a failed publish leaves the command 'sent' for the retry timer */
+    hd__queue_publish(hd, m->address, wire, len);
     char detail[160];
     snprintf(detail, sizeof detail, "command=%lld action=%s counter=%lld deadline_s=%lld",
              (long long)cmd_id, action, (long long)counter, (long long)deadline_s);
@@ -432,8 +470,7 @@ static wk_err hd__publish_read(wk_headend *hd, const hd_meter *m, uint32_t di, w
     wk_err e = wk_dlt645_encode(&f, 4, wire, sizeof wire, &len);
     if (e)
         return wk_diag_set(d, e, "cannot encode a read for %s", m->address);
-    if (hd->publish && hd->publish(hd->publish_ctx, m->address, wire, len))
-        hd->stats.publish_failed++; /* retried by the timers */
+    hd__queue_publish(hd, m->address, wire, len);
     return WK_OK;
 }
 
@@ -933,13 +970,10 @@ wk_err wk_headend_flush(wk_headend *hd, int64_t now_ms, wk_diag *d)
     /* the policy runs inside the same transaction, after the deductions it depends on */
     for (int i = 0; i < hd->n_touched && !e; i++)
         e = hd__apply_policy(hd, hd->touched[i], "reading", now_ms, now_ms, d);
-    if (e) {
-        wk_store_rollback(hd->st);
-    } else {
-        e = wk_store_commit(hd->st, d);
-        if (e)
-            wk_store_rollback(hd->st);
-    }
+    if (e)
+        hd__rollback(hd);
+    else
+        e = hd__commit(hd, d);
     hd->in_batch = false;
     hd->batch_n = 0;
     hd->n_touched = 0;
@@ -1056,9 +1090,9 @@ wk_err wk_headend_tick(wk_headend *hd, int64_t now_ms, wk_diag *d)
     }
     if (e)
         goto fail;
-    return wk_store_commit(hd->st, d);
+    return hd__commit(hd, d);
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }
 
@@ -1113,9 +1147,9 @@ wk_err wk_headend_credit_with(wk_headend *hd, int64_t account_id, int64_t amount
         if ((e = hd__apply_policy(hd, account_id, "credit", now_ms, now_ms, d)))
             goto fail;
     }
-    return wk_store_commit(hd->st, d);
+    return hd__commit(hd, d);
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }
 
@@ -1135,9 +1169,9 @@ static wk_err hd__staff(wk_headend *hd, int64_t account_id, const char *sql, int
     hd__event(hd, now_ms, kind, 0, account_id, NULL, detail);
     if ((e = hd__apply_policy(hd, account_id, kind, now_ms, now_ms, d)))
         goto fail;
-    return wk_store_commit(hd->st, d);
+    return hd__commit(hd, d);
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }
 
@@ -1176,9 +1210,9 @@ wk_err wk_headend_emergency(wk_headend *hd, int64_t account_id, int64_t now_ms, 
     hd__event(hd, now_ms, "emergency_credit", 0, account_id, NULL, "resident took emergency credit");
     if ((e = hd__apply_policy(hd, account_id, "emergency credit", now_ms, now_ms, d)))
         goto fail;
-    return wk_store_commit(hd->st, d);
+    return hd__commit(hd, d);
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }
 
@@ -1205,7 +1239,7 @@ wk_err wk_headend_sweep(wk_headend *hd, int64_t now_ms, int64_t *n_accounts, wk_
         wk_stmt_reset(s);
         for (int64_t i = 0; i < got && !e; i++)
             e = hd__apply_policy(hd, ids[i], "start-up sweep", now_ms, now_ms, d);
-        if (e || (e = wk_store_commit(hd->st, d)))
+        if (e || (e = hd__commit(hd, d)))
             goto fail;
         n += got;
         if (got < 256)
@@ -1216,6 +1250,6 @@ wk_err wk_headend_sweep(wk_headend *hd, int64_t now_ms, int64_t *n_accounts, wk_
         *n_accounts = n;
     return WK_OK;
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }

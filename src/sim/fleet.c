@@ -429,7 +429,8 @@ static wk_err fleet_init(sim_fleet *f, const wk_sim_options *o, wk_sim_summary *
                 MOSQ_ERR_SUCCESS ||
             mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311) !=
                 MOSQ_ERR_SUCCESS ||
-            mosquitto_max_inflight_messages_set(c->mosq, 20) != MOSQ_ERR_SUCCESS)
+            mosquitto_max_inflight_messages_set(c->mosq, 20) != MOSQ_ERR_SUCCESS ||
+            mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1) != MOSQ_ERR_SUCCESS)
             return WK_EINVAL;
         mosquitto_connect_callback_set(c->mosq, on_connect);
         mosquitto_disconnect_callback_set(c->mosq, on_disconnect);

@@ -237,6 +237,13 @@ static int64_t rated_total(fx *f)
     return sum;
 }
 
+static wk_err failing_hook(void *ctx, wk_store *st, wk_diag *d)
+{
+    (void)ctx;
+    (void)st;
+    return wk_diag_set(d, WK_EEXIST, "payment already recorded");
+}
+
 static void test_drain_trip_credit_close(void **state)
 {
     fx *f = *state;
@@ -257,6 +264,18 @@ static void test_drain_trip_credit_close(void **state)
     int64_t w = wallet_fen(f);
     run(f, f->now_ms + 600000, 10000);
     assert_int_equal(wallet_fen(f), w);
+
+    /* a credit whose transaction fails (here: the payment hook refuses) books nothing and
+     * sends nothing: the close command is published only after a commit */
+    uint8_t bad_id[16] = {9, 9, 9};
+    bool ex2;
+    f->down.n = 0;
+    assert_int_equal(wk_headend_credit_with(f->hd, 1, 5000, bad_id, 0, "payment", f->now_ms,
+                                            failing_hook, NULL, &ex2, &d),
+                     WK_EEXIST);
+    assert_int_equal(f->down.n, 0);
+    assert_int_equal(wallet_fen(f), w);
+    assert_true(wk_meter_relay_open(&f->meter));
 
     /* a credit closes the relay at once (no timer): the command goes out in the same call */
     uint8_t id[16] = {1, 2, 3};
