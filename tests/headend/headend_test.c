@@ -389,6 +389,51 @@ static void test_forged_command_refused(void **state)
     assert_int_equal(f->meter.stats.commands_rejected, 1);
 }
 
+/* A meter that falls silent is polled after gap_intervals reports, marked offline after
+ * offline_after; a command for it waits and is re-issued, fresh, when it reports again. */
+static void test_silent_meter_polled_and_commands_wait(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    f->in.power_w = 2000;
+    run(f, f->now_ms + 600000, 10000); /* ten minutes of normal reports */
+    wk_headend_stats st0, st1;
+    wk_headend_stats_get(f->hd, &st0);
+    /* silence: the meter's frames are lost (time passes, nothing is exchanged) */
+    for (int i = 0; i < 20; i++) {
+        f->now_ms += 10000;
+        f->down.n = 0;
+        assert_int_equal(wk_headend_tick(f->hd, f->now_ms, &d), WK_OK);
+        for (int k = 0; k < f->down.n; k++) { /* the head-end polls with a read of 0001FF00 */
+            wk_dlt645_frame fr;
+            wk_dlt645_reason why;
+            assert_int_equal(wk_dlt645_decode(f->down.frames[k], f->down.lens[k], &fr, &why), WK_OK);
+            assert_int_equal(fr.control, WK_DLT645_C_READ);
+            assert_int_equal(wk_dlt645_di_get(fr.data), WK_DI_FWD_BLOCK);
+        }
+    }
+    wk_headend_stats_get(f->hd, &st1);
+    assert_true(st1.polls > st0.polls);
+    /* past offline_after (600 s) the meter is offline */
+    f->now_ms += 700000;
+    assert_int_equal(wk_headend_tick(f->hd, f->now_ms, &d), WK_OK);
+    /* staff mark the unit vacant: the trip waits for the meter instead of being sent */
+    f->down.n = 0;
+    assert_int_equal(wk_headend_set_vacant(f->hd, 1, true, "tenant moved out", f->now_ms, &d), WK_OK);
+    assert_int_equal(f->down.n, 0);
+    assert_false(wk_meter_relay_open(&f->meter));
+    /* the meter comes back: the command goes out with a fresh counter and is confirmed */
+    int confirmed = f->confirmed;
+    f->down.n = 0;
+    run(f, f->now_ms + 120000, 10000);
+    assert_true(wk_meter_relay_open(&f->meter));
+    assert_int_equal(f->confirmed, confirmed + 1);
+    /* vacant: readings are stored but nothing is deducted */
+    int64_t w = wallet_fen(f);
+    run(f, f->now_ms + 600000, 10000);
+    assert_int_equal(wallet_fen(f), w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +442,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_friendly_hours_defer_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_command_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silent_meter_polled_and_commands_wait, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
