@@ -3,6 +3,7 @@
  */
 #include "app/db.h"
 
+#include "api/auth.h"
 #include "headend/headend.h"
 
 #include <stdio.h>
@@ -11,6 +12,7 @@
 const wk_schema *const wk_app_schemas[] = {
     &wk_ledger_schema,
     &wk_headend_schema,
+    &wk_auth_schema,
 };
 const size_t wk_app_n_schemas = sizeof wk_app_schemas / sizeof wk_app_schemas[0];
 
