@@ -49,20 +49,9 @@ static void hd__event(wk_headend *hd, int64_t now_ms, const char *kind, int64_t 
         hd->on_event(hd->event_ctx, kind, address ? address : "", detail);
 }
 
-/* Runs a statement with only integer/text parameters that returns no row. */
 static wk_err hd__exec_i(wk_headend *hd, const char *sql, int n, const int64_t *v, wk_diag *d)
 {
-    wk_stmt *s;
-    wk_err e = wk_store_prepare(hd->st, sql, &s, d);
-    if (e)
-        return e;
-    for (int i = 0; i < n && !e; i++)
-        e = wk_stmt_bind_i64(s, i + 1, v[i]);
-    bool row;
-    if (!e)
-        e = wk_stmt_step(s, &row, d);
-    wk_stmt_reset(s);
-    return e;
+    return wk_store_run_i64(hd->st, sql, v, n, d);
 }
 
 const wk_tariff *hd__tariff_get(wk_headend *hd, const char *name, wk_diag *d)
