@@ -253,6 +253,7 @@ typedef struct hd_meter {
     int64_t last_reading_s;
     int64_t last_wh[5]; /* total, t1..t4 */
     int64_t account_id; /* open account of its unit, 0 = none */
+    int64_t ct_ratio;   /* current-transformer ratio: energy = register delta x ratio */
 } hd_meter;
 
 static void hd__meter_row(wk_stmt *s, hd_meter *m)
@@ -278,6 +279,7 @@ static void hd__meter_row(wk_stmt *s, hd_meter *m)
     for (int i = 0; i < 5; i++)
         m->last_wh[i] = wk_stmt_i64(s, 10 + i);
     m->account_id = wk_stmt_is_null(s, 15) ? 0 : wk_stmt_i64(s, 15);
+    m->ct_ratio = wk_stmt_i64(s, 16);
 }
 
 static wk_err hd__meter_by(wk_headend *hd, const char *sql, const char *address, int64_t id,
@@ -304,7 +306,7 @@ static wk_err hd__meter_by_address(wk_headend *hd, const char *address, hd_meter
     static const char sql[] =
         "SELECT m.id, m.address, m.close_mode, m.auth, m.key, m.counter, m.online, m.relay,"
         " m.last_seen_s, m.last_reading_s, m.last_total_wh, m.last_t1_wh, m.last_t2_wh,"
-        " m.last_t3_wh, m.last_t4_wh, a.id"
+        " m.last_t3_wh, m.last_t4_wh, a.id, m.ct_ratio"
         " FROM meter m LEFT JOIN account a ON a.unit_id = m.unit_id AND a.status = 'open'"
         " WHERE m.address = ?";
     return hd__meter_by(hd, sql, address, 0, m, d);
@@ -315,7 +317,7 @@ static wk_err hd__meter_by_id(wk_headend *hd, int64_t id, hd_meter *m, wk_diag *
     static const char sql[] =
         "SELECT m.id, m.address, m.close_mode, m.auth, m.key, m.counter, m.online, m.relay,"
         " m.last_seen_s, m.last_reading_s, m.last_total_wh, m.last_t1_wh, m.last_t2_wh,"
-        " m.last_t3_wh, m.last_t4_wh, a.id"
+        " m.last_t3_wh, m.last_t4_wh, a.id, m.ct_ratio"
         " FROM meter m LEFT JOIN account a ON a.unit_id = m.unit_id AND a.status = 'open'"
         " WHERE m.id = ?";
     return hd__meter_by(hd, sql, NULL, id, m, d);
@@ -326,7 +328,7 @@ static wk_err hd__meter_of_account(wk_headend *hd, int64_t account_id, hd_meter 
     static const char sql[] =
         "SELECT m.id, m.address, m.close_mode, m.auth, m.key, m.counter, m.online, m.relay,"
         " m.last_seen_s, m.last_reading_s, m.last_total_wh, m.last_t1_wh, m.last_t2_wh,"
-        " m.last_t3_wh, m.last_t4_wh, a.id"
+        " m.last_t3_wh, m.last_t4_wh, a.id, m.ct_ratio"
         " FROM account a JOIN meter m ON m.unit_id = a.unit_id WHERE a.id = ?";
     return hd__meter_by(hd, sql, NULL, account_id, m, d);
 }
@@ -723,6 +725,11 @@ static wk_err hd__reading(wk_headend *hd, hd_meter *m, const int64_t *vals, int6
             /* an older register than the last one: a reordered redelivery */
             hd->stats.stale++;
             return WK_OK;
+        }
+        if (m->ct_ratio > 1) { /* a CT meter registers a fraction of the energy */
+            iv.energy_wh *= m->ct_ratio;
+            for (int i = 0; i < WK_SLOT_N; i++)
+                iv.slot_wh[i] *= m->ct_ratio;
         }
         energy = iv.energy_wh;
         if (have_account) {

@@ -202,8 +202,16 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Sums what the rating engine charges for the stored readings of the meter. */
+/* Sums what the rating engine charges for the stored readings of the meter, with the
+ * register deltas multiplied by a current-transformer ratio. */
+static int64_t rated_total_ct(fx *f, int64_t ct);
+
 static int64_t rated_total(fx *f)
+{
+    return rated_total_ct(f, 1);
+}
+
+static int64_t rated_total_ct(fx *f, int64_t ct)
 {
     wk_tariff *t = tu_load_tariff("zhejiang-residential-flat");
     wk_stmt *s;
@@ -226,6 +234,7 @@ static int64_t rated_total(fx *f)
             wk_rate_result res;
             assert_int_equal(wk_reading_interval(&prev, &cur, WK_REGISTER_MODULUS_WH, &iv, &empty, &d),
                              WK_OK);
+            iv.energy_wh *= ct;
             assert_int_equal(wk_rate_interval(t, NULL, &rs, &iv, &res, &d), WK_OK);
             sum += res.deduction_fen;
         }
@@ -434,6 +443,21 @@ static void test_silent_meter_polled_and_commands_wait(void **state)
     assert_int_equal(wallet_fen(f), w);
 }
 
+/* A meter behind a current transformer registers 1/ratio of the energy: the head-end
+ * charges the register delta times the meter's CT ratio. */
+static void test_ct_ratio(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    assert_int_equal(wk_store_exec(f->st, "UPDATE meter SET ct_ratio = 10", &d), WK_OK);
+    f->in.power_w = 200; /* the meter sees 200 W: the shop draws 2 kW */
+    run(f, f->now_ms + 3 * 3600000, 10000);
+    int64_t rated = rated_total_ct(f, 10);
+    assert_true(rated > 300);
+    assert_int_equal(3000 - wallet_fen(f), rated);
+    assert_true(rated > 9 * rated_total(f)); /* not the raw registers */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_command_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_meter_polled_and_commands_wait, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_ct_ratio, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
