@@ -15,6 +15,14 @@
 #define HD_RATE_STATE_VERSION 1
 #define HD_ADJUSTMENT_ACCOUNT "adjustment:headend"
 
+#define HD_OUT_MAX 4096
+
+typedef struct hd_out {
+    char address[13];
+    uint8_t wire[48]; /* commands and reads are at most 44 bytes with preamble */
+    size_t len;
+} hd_out;
+
 typedef struct hd_tariff {
     char name[64];
     wk_tariff *t;
@@ -39,6 +47,8 @@ struct wk_headend {
     int n_touched;
     int64_t touched[HD_TOUCHED_MAX];
     int64_t adjustment_id;
+    int n_out;
+    hd_out out[HD_OUT_MAX];
     wk_headend_stats stats;
 };
 

@@ -12,23 +12,7 @@
 #include "headend/internal.h"
 #include "proto/dlt645.h"
 #include "proto/encoding.h"
-
-static wk_err reg__keys(json_t *o, const char *path, const char *const *allowed, wk_diag *d)
-{
-    if (!json_is_object(o))
-        return wk_diag_set(d, WK_EINVAL, "%s: expected an object", path);
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= !strcmp(*a, k);
-        if (!ok)
-            return wk_diag_set(d, WK_EINVAL, "%s: unknown key \"%s\"", path, k);
-    }
-    return WK_OK;
-}
+#include "proto/json.h"
 
 static const char *reg__str(json_t *o, const char *key, const char *dflt)
 {
@@ -83,7 +67,7 @@ static wk_err reg__meter(wk_headend *hd, int64_t unit_id, json_t *jm, const char
 {
     static const char *const keys[] = {"address", "close_mode", "auth", "key", "password",
                                        "model", "ct_ratio", NULL};
-    wk_err e = reg__keys(jm, path, keys, d);
+    wk_err e = wk_json_check_keys(jm, path, keys, d);
     if (e)
         return e;
     const char *address = reg__str(jm, "address", NULL);
@@ -148,7 +132,7 @@ static wk_err reg__account(wk_headend *hd, int64_t unit_id, const char *unit_pat
                            const char *path, int64_t now_ms, wk_diag *d)
 {
     static const char *const keys[] = {"holder", "kind", "balance", "overdraft", "vacant", NULL};
-    wk_err e = reg__keys(ja, path, keys, d);
+    wk_err e = wk_json_check_keys(ja, path, keys, d);
     if (e)
         return e;
     const char *holder = reg__str(ja, "holder", NULL), *kind = reg__str(ja, "kind", "resident");
@@ -236,7 +220,7 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
     static const char *const b_keys[] = {"name", "units", NULL};
     static const char *const u_keys[] = {"name", "kind", "meter", "account", NULL};
     json_t *comms = json_object_get(root, "communities");
-    if ((e = reg__keys(root, "(top level)", root_keys, d)))
+    if ((e = wk_json_check_keys(root, "(top level)", root_keys, d)))
         goto fail;
     if (!json_is_array(comms)) {
         e = wk_diag_set(d, WK_EINVAL, "communities: expected an array");
@@ -248,7 +232,7 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
     {
         char cp[64];
         snprintf(cp, sizeof cp, "communities[%zu]", ci);
-        if ((e = reg__keys(jc, cp, c_keys, d)))
+        if ((e = wk_json_check_keys(jc, cp, c_keys, d)))
             goto fail;
         const char *cname = reg__str(jc, "name", NULL), *tariff = reg__str(jc, "tariff", NULL);
         if (!cname || !*cname || !tariff) {
@@ -280,7 +264,7 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
         {
             char bp[96];
             snprintf(bp, sizeof bp, "%s.buildings[%zu]", cp, bi);
-            if ((e = reg__keys(jb, bp, b_keys, d)))
+            if ((e = wk_json_check_keys(jb, bp, b_keys, d)))
                 goto fail;
             const char *bname = reg__str(jb, "name", NULL);
             if (!bname) {
@@ -298,7 +282,7 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
             {
                 char up[128], unit_path[192];
                 snprintf(up, sizeof up, "%s.units[%zu]", bp, ui);
-                if ((e = reg__keys(ju, up, u_keys, d)))
+                if ((e = wk_json_check_keys(ju, up, u_keys, d)))
                     goto fail;
                 const char *uname = reg__str(ju, "name", NULL), *kind = reg__str(ju, "kind", "home");
                 if (!uname || (strcmp(kind, "home") && strcmp(kind, "shop"))) {
