@@ -71,6 +71,7 @@ struct wk_serve {
     wk_mqtt *mq;
     wk_http *http;
     wk_notify_worker *notify; /* NULL when [notify] enabled = false */
+    bool notify_due;          /* a notifiable event was written: wake the worker */
     serve_metrics m;
     atomic_int db_ok;
     atomic_int broker_ok;
@@ -201,7 +202,10 @@ static void serve__on_latency(void *ctx, const char *action, int64_t cause_ms, i
 
 static void serve__on_event(void *ctx, const char *kind, const char *address, const char *detail)
 {
-    (void)ctx;
+    wk_serve *sv = ctx;
+    wk_notify_kind nk;
+    if (sv->notify && wk_notify_kind_of_event(kind, &nk))
+        sv->notify_due = true; /* kicked after the commit, in the main loop */
     wk_log_level l = (!strcmp(kind, "refused") || !strcmp(kind, "foreign_command") ||
                       !strcmp(kind, "expired"))
                          ? WK_LOG_WARN
@@ -514,6 +518,10 @@ int wk_cmd_serve(int argc, char **argv)
             atomic_store(&s->db_ok, 1);
         }
         serve__run_requests(s);
+        if (s->notify_due) {
+            s->notify_due = false;
+            wk_notify_worker_kick(s->notify);
+        }
         if (now >= next_tick) {
             next_tick = now + 1000;
             if (wk_headend_tick(s->hd, now, &d)) {
