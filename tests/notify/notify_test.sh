@@ -18,7 +18,7 @@
 set -euo pipefail
 BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
 PY=/usr/bin/python3 # Debian's, with python3-aiosmtpd
-T=$(mktemp -d)
+T=$(mktemp -d "${TMPDIR:-/tmp}/wk-notify-test.XXXXXX")
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
