@@ -344,6 +344,7 @@ typedef struct hd_account {
     int64_t deferred_until_s;
     bool has_state;
     wk_rate_state rate;
+    char policy[1024]; /* the community's overrides (JSON), "" = none */
 } hd_account;
 
 static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
@@ -351,7 +352,7 @@ static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
     static const char sql[] =
         "SELECT a.id, a.wallet_account_id, c.revenue_account_id, c.tariff, a.status, a.vacant,"
         " a.emergency_taken, a.guarantee_until_s, a.warned_level, a.deferred_until_s,"
-        " a.rate_state"
+        " a.rate_state, c.policy"
         " FROM account a JOIN unit u ON u.id = a.unit_id JOIN building b ON b.id = u.building_id"
         " JOIN community c ON c.id = b.community_id WHERE a.id = ?";
     wk_stmt *s;
@@ -378,6 +379,8 @@ static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
         a->guarantee_until_s = wk_stmt_i64(s, 7);
         a->warned_level = (int)wk_stmt_i64(s, 8);
         a->deferred_until_s = wk_stmt_i64(s, 9);
+        const char *pol = wk_stmt_is_null(s, 11) ? NULL : wk_stmt_text(s, 11, &n);
+        snprintf(a->policy, sizeof a->policy, "%s", pol ? pol : "");
         const uint8_t *blob = wk_stmt_blob(s, 10, &n);
         if (blob && n == 1 + sizeof a->rate && blob[0] == HD_RATE_STATE_VERSION) {
             memcpy(&a->rate, blob + 1, sizeof a->rate);
@@ -646,11 +649,21 @@ static wk_err hd__apply_policy(wk_headend *hd, int64_t account_id, const char *c
         .vacant = a.vacant,
         .emergency_taken = a.emergency_taken,
         .guarantee_until_s = a.guarantee_until_s,
-        .daily_cost_fen = hd->o.policy.warn_days[0] ? hd__daily_cost(hd, account_id, now_ms / 1000) : 0,
+        .daily_cost_fen = 0, /* set below once the community's policy is known */
         .warned_level = (uint8_t)a.warned_level,
     };
+    wk_policy pol;
+    wk_diag pd;
+    if (hd__policy_apply(&hd->o.policy, a.policy, "community policy", &pol, &pd)) {
+        /* validated when written; if the row was edited by hand, fall back to the default
+         * and say so rather than stop booking */
+        hd__event(hd, now_ms, "policy_invalid", m.id, account_id, m.address, pd.msg);
+        pol = hd->o.policy;
+    }
+    if (pol.warn_days[0])
+        pa.daily_cost_fen = hd__daily_cost(hd, account_id, now_ms / 1000);
     wk_policy_decision dec;
-    wk_policy_decide(&hd->o.policy, &pa, now_ms / 1000, &dec);
+    wk_policy_decide(&pol, &pa, now_ms / 1000, &dec);
     int64_t deferred = dec.relay == WK_ACT_DEFER_TRIP ? dec.retry_at_s : 0;
     if (dec.warned_level != a.warned_level || deferred != a.deferred_until_s) {
         int64_t v[3] = {dec.warned_level, deferred, account_id};
@@ -1198,7 +1211,10 @@ wk_err wk_headend_emergency(wk_headend *hd, int64_t account_id, int64_t now_ms, 
         goto fail;
     wk_policy_account pa = {.balance_fen = w.balance_fen, .vacant = a.vacant,
                             .emergency_taken = a.emergency_taken};
-    if ((e = wk_policy_take_emergency(&hd->o.policy, &pa, d)))
+    wk_policy pol;
+    if (hd__policy_apply(&hd->o.policy, a.policy, "community policy", &pol, NULL))
+        pol = hd->o.policy;
+    if ((e = wk_policy_take_emergency(&pol, &pa, d)))
         goto fail;
     int64_t v[1] = {account_id};
     if ((e = hd__exec_i(hd, "UPDATE account SET emergency_taken = 1 WHERE id = ?", 1, v, d)))

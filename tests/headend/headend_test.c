@@ -458,6 +458,30 @@ static void test_ct_ratio(void **state)
     assert_true(rated > 9 * rated_total(f)); /* not the raw registers */
 }
 
+/* A community's policy overrides the default: here no friendly hours, so the evening
+ * trip goes out at once; a malformed override is refused when seeded. */
+static void test_community_policy(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    const char *seed =
+        "{\"communities\": [{\"name\": \"Lakeside\", \"tariff\": \"zhejiang-residential-flat\","
+        " \"policy\": {\"friendly_from\": \"00:00\", \"friendly_to\": \"00:00\","
+        " \"friendly_weekends\": false, \"warn1\": \"25.00\"}, \"buildings\": []}]}";
+    assert_int_equal(wk_headend_seed(f->hd, seed, strlen(seed), NULL, 0, f->now_ms, &d), WK_OK);
+    const char *bad =
+        "{\"communities\": [{\"name\": \"Lakeside\", \"tariff\": \"zhejiang-residential-flat\","
+        " \"policy\": {\"warn1\": 25}, \"buildings\": []}]}";
+    assert_int_equal(wk_headend_seed(f->hd, bad, strlen(bad), NULL, 0, f->now_ms, &d), WK_EINVAL);
+    assert_non_null(strstr(d.msg, "communities[0].policy.warn1"));
+    f->now_ms = at(2026, 11, 25, 18, 0);
+    wk_meter_step(&f->meter, f->now_ms, &f->in);
+    f->in.power_w = 25000; /* the money runs out about 20:14 */
+    run(f, at(2026, 11, 25, 21, 0), 20000);
+    assert_true(wk_meter_relay_open(&f->meter)); /* no friendly hours in this community */
+    assert_int_equal(f->warn1, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +493,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_silent_meter_polled_and_commands_wait, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ct_ratio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_community_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
