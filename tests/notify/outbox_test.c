@@ -78,12 +78,12 @@ static int setup(void **state)
                             .utc_offset_s = 8 * 3600, .webhook_secret = "s",
                             .sms_signature = "none"};
     exec(f->st, "BEGIN;"
-                "INSERT INTO community VALUES (1, 'Riverside', 't', 900);"
-                "INSERT INTO community VALUES (2, 'Hillside', 't', 901);"
-                "INSERT INTO building VALUES (1, 1, 'B7');"
-                "INSERT INTO building VALUES (2, 2, 'H1');"
-                "INSERT INTO unit VALUES (1, 1, 'U01', 'home');"
-                "INSERT INTO unit VALUES (2, 2, 'U09', 'home');"
+                "INSERT INTO community (id, name, tariff, revenue_account_id) VALUES (1, 'Riverside', 't', 900);"
+                "INSERT INTO community (id, name, tariff, revenue_account_id) VALUES (2, 'Hillside', 't', 901);"
+                "INSERT INTO building (id, community_id, name) VALUES (1, 1, 'B7');"
+                "INSERT INTO building (id, community_id, name) VALUES (2, 2, 'H1');"
+                "INSERT INTO unit (id, building_id, name, kind) VALUES (1, 1, 'U01', 'home');"
+                "INSERT INTO unit (id, building_id, name, kind) VALUES (2, 2, 'U09', 'home');"
                 "INSERT INTO meter (id, address, unit_id, close_mode, auth, key) VALUES"
                 " (1, '250000000001', 1, 'direct', 'mac', x'00');"
                 "INSERT INTO meter (id, address, unit_id, close_mode, auth, key) VALUES"
