@@ -4,6 +4,7 @@
 #include "app/db.h"
 
 #include "headend/headend.h"
+#include "pay/pay.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 const wk_schema *const wk_app_schemas[] = {
     &wk_ledger_schema,
     &wk_headend_schema,
+    &wk_pay_schema,
 };
 const size_t wk_app_n_schemas = sizeof wk_app_schemas / sizeof wk_app_schemas[0];
 

@@ -1,0 +1,262 @@
+/*
+ * pay.h - payments: channel notification verification (WeChat Pay API v3, Alipay RSA2),
+ * top-up orders and the exactly-once credit of a verified payment.
+ *
+ * The flow (../shared/reference/payments-ledger.md §5.2), in processing order:
+ *
+ *   raw request -> authenticate (WeChat: probe/window/serial/RSA-SHA256 over the raw
+ *   body, then AES-256-GCM; Alipay: RSA2 over the V1 signing string) -> business facts
+ *   (mchid/appid or app_id/seller, trade state, currency) -> wk_pay_credit: order exists,
+ *   channel and amount equal the order's, then ONE transaction through
+ *   wk_headend_credit_with: payment row UNIQUE(channel, channel_txn_id), order moved
+ *   forward, ledger transfer clearing:<channel> -> wallet with an id derived from the
+ *   channel transaction id, relay policy -> commit -> only then the channel is answered.
+ *
+ * Verification (wechat.c, alipay.c, crypto.c) is pure: no database, no clock (time is a
+ * parameter), safe on HTTP threads. Orders and crediting (order.c) run on the thread that
+ * owns the store (serve's main loop). A rejected notification changes no state.
+ */
+#ifndef WK_PAY_PAY_H
+#define WK_PAY_PAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct wk_headend;
+struct wk_ledger;
+
+#define WK_PAY_ID_MAX 64         /* bytes of a channel id (mchid, appid, txn id) incl. NUL */
+#define WK_PAY_OUT_TRADE_NO_MAX 33 /* our order number: 6..32 chars + NUL */
+#define WK_PAY_KEYS_MAX 4        /* WeChat verification keys configured at once */
+#define WK_PAY_BODY_MAX 16384    /* bytes of a notification body accepted */
+#define WK_PAY_FORM_MAX 64       /* parameters of an Alipay notification */
+
+typedef enum wk_pay_channel {
+    WK_PAY_WECHAT = 1,
+    WK_PAY_ALIPAY,
+} wk_pay_channel;
+
+/* "wechat" / "alipay"; NULL for an unknown value. */
+const char *wk_pay_channel_str(wk_pay_channel c);
+/* WK_EINVAL for anything but "wechat" / "alipay". */
+wk_err wk_pay_channel_parse(const char *s, wk_pay_channel *c, wk_diag *d) WK_MUST_CHECK;
+
+/* ---- crypto (crypto.c): OpenSSL 3 EVP ---- */
+
+typedef struct wk_pay_pubkey wk_pay_pubkey;
+
+/* Loads an RSA public key from PEM text: a certificate ("BEGIN CERTIFICATE"; serial, when
+ * not NULL, receives its serial as uppercase hex without leading zero bytes, as WeChat's
+ * Wechatpay-Serial carries it), a SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") or bare base64
+ * of the SPKI DER (how Alipay's console shows its key). WK_ECRYPTO when it does not parse
+ * or is not RSA >= 2048 bits. *out is freed with wk_pay_pubkey_free. */
+wk_err wk_pay_pubkey_parse(const char *text, size_t len, wk_pay_pubkey **out, char *serial,
+                           size_t serial_cap, wk_diag *d) WK_MUST_CHECK;
+/* Same from a file (at most 64 KiB); WK_EIO when unreadable. */
+wk_err wk_pay_pubkey_load(const char *path, wk_pay_pubkey **out, char *serial, size_t serial_cap,
+                          wk_diag *d) WK_MUST_CHECK;
+void wk_pay_pubkey_free(wk_pay_pubkey *k);
+
+/* Verifies base64 sig_b64 (RSASSA-PKCS1-v1_5 / SHA-256) over msg. WK_ECRYPTO when the
+ * base64 is malformed or the signature does not verify. */
+wk_err wk_pay_rsa_verify(const wk_pay_pubkey *k, const void *msg, size_t len, const char *sig_b64,
+                         size_t sig_len, wk_diag *d) WK_MUST_CHECK;
+
+/* Decrypts AEAD_AES_256_GCM as WeChat uses it: key = the ASCII key bytes (32, or 16 for
+ * the SDKs' AES-128 test vectors), nonce = 12 bytes, ct_b64 = base64(ciphertext || 16-byte
+ * tag). Writes the plaintext and a NUL into out (cap bytes). WK_ECRYPTO when the base64,
+ * sizes or the tag are wrong; WK_ELIMIT when out is too small. */
+wk_err wk_pay_aes_gcm_decrypt(const uint8_t *key, size_t key_len, const char *nonce,
+                              size_t nonce_len, const char *aad, size_t aad_len,
+                              const char *ct_b64, size_t ct_len, char *out, size_t cap,
+                              size_t *n, wk_diag *d) WK_MUST_CHECK;
+
+/* ---- WeChat Pay API v3 notification (wechat.c) ---- */
+
+typedef struct wk_pay_wechat_cfg {
+    char mchid[WK_PAY_ID_MAX];
+    char appid[WK_PAY_ID_MAX];
+    uint8_t apiv3_key[32];
+    size_t apiv3_key_len;                   /* 32 in production */
+    wk_pay_pubkey *keys[WK_PAY_KEYS_MAX];   /* owned by whoever filled them */
+    char serials[WK_PAY_KEYS_MAX][WK_PAY_ID_MAX]; /* cert serial or PUB_KEY_ID_... */
+    size_t n_keys;
+    int64_t window_s; /* |now - Wechatpay-Timestamp| must be below this: 300 */
+} wk_pay_wechat_cfg;
+
+/* The notification headers as received (borrowed; NULL when absent). */
+typedef struct wk_pay_wechat_headers {
+    const char *timestamp, *nonce, *signature, *serial, *signature_type;
+} wk_pay_wechat_headers;
+
+/* Authenticates a notification: rejects probe signatures (WECHATPAY/SIGNTEST/), a
+ * signature type other than WECHATPAY2-SHA256-RSA2048 (absent = that), a timestamp not
+ * within window_s of now_s (checked before the signature), a serial that names no
+ * configured key (no trying of other keys), then verifies RSA-SHA256 over
+ * "timestamp\nnonce\nbody\n" with the raw body bytes. WK_ECRYPTO (signature, probe,
+ * serial), WK_ERANGE (window), WK_EINVAL (a header missing or malformed); d names it. */
+wk_err wk_pay_wechat_authenticate(const wk_pay_wechat_cfg *c, const wk_pay_wechat_headers *h,
+                                  const char *body, size_t len, int64_t now_s,
+                                  wk_diag *d) WK_MUST_CHECK;
+
+/* Decrypts an authenticated envelope's resource (algorithm must be AEAD_AES_256_GCM) into
+ * out (NUL-terminated); event_type (cap 64) receives the envelope's event_type. WK_EINVAL
+ * for a malformed envelope, WK_ECRYPTO when it does not decrypt. */
+wk_err wk_pay_wechat_decrypt(const wk_pay_wechat_cfg *c, const char *body, size_t len,
+                             char *event_type, size_t event_cap, char *out, size_t cap,
+                             size_t *n, wk_diag *d) WK_MUST_CHECK;
+
+/* A verified payment, channel-neutral. */
+typedef struct wk_pay_payment {
+    wk_pay_channel channel;
+    char txn_id[WK_PAY_ID_MAX];                    /* the channel's id: the idempotency key */
+    char out_trade_no[WK_PAY_OUT_TRADE_NO_MAX];    /* our order */
+    int64_t amount_fen;
+    char status[32];                               /* SUCCESS / TRADE_SUCCESS / ... */
+} wk_pay_payment;
+
+/* Parses a decrypted transaction and checks mchid, appid, trade_state SUCCESS and
+ * currency CNY against c. WK_EINVAL for a malformed transaction (d names the field),
+ * WK_ECONFLICT for a fact that does not match (field named). */
+wk_err wk_pay_wechat_transaction(const wk_pay_wechat_cfg *c, const char *json, size_t len,
+                                 wk_pay_payment *out, wk_diag *d) WK_MUST_CHECK;
+
+/* ---- Alipay asynchronous notification (alipay.c) ---- */
+
+typedef struct wk_pay_form {
+    size_t n;
+    char *key[WK_PAY_FORM_MAX];
+    char *val[WK_PAY_FORM_MAX];
+    char *buf; /* one allocation holding all strings */
+} wk_pay_form;
+
+/* Parses an application/x-www-form-urlencoded body, decoding each key and value exactly
+ * once ('+' -> space, %XX -> byte). WK_EINVAL on a malformed escape or an empty key,
+ * WK_ELIMIT beyond WK_PAY_FORM_MAX pairs, WK_EEXIST for a repeated key. On success free
+ * with wk_pay_form_free; on failure nothing is left allocated. */
+wk_err wk_pay_form_parse(const char *body, size_t len, wk_pay_form *out, wk_diag *d) WK_MUST_CHECK;
+void wk_pay_form_free(wk_pay_form *f);
+/* The value of key, or NULL. */
+const char *wk_pay_form_get(const wk_pay_form *f, const char *key);
+
+/* Builds the signing string: every parameter except sign (and sign_type unless
+ * keep_sign_type: payment notifications drop it, gateway messages keep it), empty keys or
+ * values skipped, keys in byte order, "k=v" joined by '&'. Writes it and a NUL into out;
+ * WK_ELIMIT when out is too small. */
+wk_err wk_pay_alipay_sign_string(const wk_pay_form *f, bool keep_sign_type, char *out, size_t cap,
+                                 size_t *n, wk_diag *d) WK_MUST_CHECK;
+
+typedef struct wk_pay_alipay_cfg {
+    char app_id[WK_PAY_ID_MAX];
+    char seller_id[WK_PAY_ID_MAX];
+    wk_pay_pubkey *key; /* Alipay's public key (owned by whoever filled it) */
+} wk_pay_alipay_cfg;
+
+/* Verifies a payment notification: sign_type RSA2, the RSA2 signature over the V1 signing
+ * string, app_id and seller_id equal to c's, trade_status TRADE_SUCCESS or TRADE_FINISHED,
+ * total_amount a yuan decimal; fills out. WK_ECRYPTO (signature), WK_ECONFLICT (a fact
+ * that does not match; d names it), WK_EINVAL (missing or malformed parameter). */
+wk_err wk_pay_alipay_verify(const wk_pay_alipay_cfg *c, const wk_pay_form *f, wk_pay_payment *out,
+                            wk_diag *d) WK_MUST_CHECK;
+
+/* ---- orders and crediting (order.c); the thread that owns the store ---- */
+
+extern const wk_schema wk_pay_schema;
+
+typedef enum wk_pay_order_state {
+    WK_PAY_CREATED = 1,
+    WK_PAY_PAID,
+    WK_PAY_CREDITED,
+    WK_PAY_CLOSED,
+    WK_PAY_EXPIRED,
+} wk_pay_order_state;
+const char *wk_pay_order_state_str(wk_pay_order_state s);
+
+typedef struct wk_pay_order {
+    int64_t id;
+    char out_trade_no[WK_PAY_OUT_TRADE_NO_MAX];
+    int64_t account_id;
+    wk_pay_channel channel;
+    int64_t amount_fen;
+    wk_pay_order_state state;
+    int64_t created_ms, expires_ms;
+} wk_pay_order;
+
+typedef struct wk_pay_limits {
+    int64_t min_fen, max_fen; /* an order's amount must be within */
+    int64_t ttl_ms;           /* an unpaid order expires after this */
+} wk_pay_limits;
+
+/* Creates an order in state created for an open head-end account. out_trade_no is
+ * generated ("WK" + 30 hex digits, random). WK_ERANGE (amount outside the limits, field
+ * amount_fen), WK_ENOTFOUND (no such account), WK_ECONFLICT (account closed). */
+wk_err wk_pay_order_create(wk_store *st, int64_t account_id, wk_pay_channel channel,
+                           int64_t amount_fen, const wk_pay_limits *lim, int64_t now_ms,
+                           wk_pay_order *out, wk_diag *d) WK_MUST_CHECK;
+/* Reads an order by out_trade_no; WK_ENOTFOUND when absent. */
+wk_err wk_pay_order_get(wk_store *st, const char *out_trade_no, wk_pay_order *out,
+                        wk_diag *d) WK_MUST_CHECK;
+/* Moves created orders past their expiry to expired; *n = how many. */
+wk_err wk_pay_order_expire(wk_store *st, int64_t now_ms, int64_t *n, wk_diag *d) WK_MUST_CHECK;
+
+/* The ledger transfer id of a channel payment: the first 16 bytes of
+ * SHA-256("<channel>:" || txn_id), so notification, query and reconciliation collapse to
+ * one credit. Cannot fail. */
+void wk_pay_transfer_id(wk_pay_channel c, const char *txn_id, uint8_t id[16]);
+
+/* Credits a verified payment exactly once. Checks first (no state changed on failure):
+ * the order exists (WK_ENOTFOUND), its channel and amount equal the payment's
+ * (WK_ECONFLICT naming amount_fen or channel). Then one transaction through
+ * wk_headend_credit_with: payment row (UNIQUE(channel, txn_id)), order -> credited
+ * (from created or paid; a closed/expired order keeps its state: money that arrives late
+ * is still credited, never dropped), ledger transfer clearing:<channel> -> wallet with
+ * wk_pay_transfer_id, relay policy, commit. *duplicate = true when this channel
+ * transaction was credited before: nothing changed, and the caller acknowledges it like a
+ * first delivery. source is "notify", "query" or "reconcile". */
+wk_err wk_pay_credit(struct wk_headend *hd, const wk_pay_payment *p, const char *source,
+                     int64_t now_ms, bool *duplicate, wk_diag *d) WK_MUST_CHECK;
+
+/* Finds or creates the ledger clearing account "clearing:<channel>". */
+wk_err wk_pay_clearing_account(struct wk_ledger *lg, wk_pay_channel c, int64_t *id,
+                               wk_diag *d) WK_MUST_CHECK;
+
+/* ---- sandbox signing (sandbox.c): what the channels do, for paysim and the tests ---- */
+
+typedef struct wk_pay_privkey wk_pay_privkey;
+
+/* Generates an RSA-2048 key pair. *out is freed with wk_pay_privkey_free. */
+wk_err wk_pay_privkey_generate(wk_pay_privkey **out, wk_diag *d) WK_MUST_CHECK;
+/* Loads a PEM private key (PKCS#8 or PKCS#1) from a file. */
+wk_err wk_pay_privkey_load(const char *path, wk_pay_privkey **out, wk_diag *d) WK_MUST_CHECK;
+/* Writes the private key (PKCS#8 PEM, mode 0600) and/or its public key (SPKI PEM) to
+ * files; either path may be NULL. */
+wk_err wk_pay_privkey_save(const wk_pay_privkey *k, const char *priv_path, const char *pub_path,
+                           wk_diag *d) WK_MUST_CHECK;
+void wk_pay_privkey_free(wk_pay_privkey *k);
+
+/* Signs msg with RSASSA-PKCS1-v1_5 / SHA-256 into base64 sig (cap >= 512). */
+wk_err wk_pay_rsa_sign(const wk_pay_privkey *k, const void *msg, size_t len, char *sig, size_t cap,
+                       wk_diag *d) WK_MUST_CHECK;
+
+/* Builds a WeChat TRANSACTION.SUCCESS notification for p (mchid/appid from c) as WeChat
+ * does: transaction JSON encrypted with c->apiv3_key (AES-256-GCM, AAD "transaction",
+ * random 12-char nonce), envelope body, and the signature over "ts\nnonce\nbody\n".
+ * body (cap bytes) receives the JSON body, nonce (cap 33) the header nonce, sig (cap 512)
+ * the Wechatpay-Signature value. */
+wk_err wk_pay_wechat_sign_notification(const wk_pay_wechat_cfg *c, const wk_pay_privkey *k,
+                                       const wk_pay_payment *p, const char *trade_state,
+                                       int64_t ts_s, char *body, size_t cap, char *nonce,
+                                       char *sig, wk_diag *d) WK_MUST_CHECK;
+
+/* Builds an Alipay trade_status_sync notification body (form-encoded, signed RSA2 with
+ * sign_type RSA2) for p with app_id/seller_id from c and the given trade_status. */
+wk_err wk_pay_alipay_sign_notification(const wk_pay_alipay_cfg *c, const wk_pay_privkey *k,
+                                       const wk_pay_payment *p, const char *trade_status,
+                                       const char *notify_time, char *body, size_t cap,
+                                       wk_diag *d) WK_MUST_CHECK;
+
+#endif
