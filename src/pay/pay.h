@@ -224,6 +224,27 @@ wk_err wk_pay_credit(struct wk_headend *hd, const wk_pay_payment *p, const char 
 wk_err wk_pay_clearing_account(struct wk_ledger *lg, wk_pay_channel c, int64_t *id,
                                wk_diag *d) WK_MUST_CHECK;
 
+/* ---- channel configuration (channels.c) ---- */
+
+struct wk_config;
+
+typedef struct wk_pay_channels {
+    bool wechat_on, alipay_on;
+    wk_pay_wechat_cfg wechat; /* keys owned by this struct */
+    wk_pay_alipay_cfg alipay;
+    wk_pay_limits limits;
+} wk_pay_channels;
+
+/* Builds the channels from [pay]: WeChat Pay is on when wechat_mchid is set (then appid,
+ * the APIv3 key file holding exactly 32 characters, and at least one of
+ * wechat_platform_cert / wechat_pubkey_file+wechat_pubkey_id are required); Alipay is on
+ * when alipay_app_id is set (then alipay_seller_id and alipay_public_key are required).
+ * min_amount <= max_amount. WK_EINVAL naming the [pay] key, WK_EIO / WK_ECRYPTO for a key
+ * file. *out is freed with wk_pay_channels_free. */
+wk_err wk_pay_channels_load(const struct wk_config *c, wk_pay_channels **out,
+                            wk_diag *d) WK_MUST_CHECK;
+void wk_pay_channels_free(wk_pay_channels *p);
+
 /* ---- sandbox signing (sandbox.c): what the channels do, for paysim and the tests ---- */
 
 typedef struct wk_pay_privkey wk_pay_privkey;

@@ -1,0 +1,287 @@
+/*
+ * cmd_paysim.c - `wattkeeper paysim`: a stand-in for WeChat Pay and Alipay, for the demo
+ * and the tests (the real channels are not reachable from here). It is NOT a channel:
+ * it holds sandbox keys that serve is configured to trust, and builds notifications the
+ * way the channels do (sandbox.c), which serve checks with the same verifiers that check
+ * real ones.
+ *
+ *   paysim keys --dir DIR       sandbox key pairs + APIv3 key, and DIR/pay.ini with the
+ *                               [pay] section serve needs to trust them (first start only:
+ *                               existing keys are kept)
+ *   paysim notify --dir DIR --channel wechat|alipay --order NO --amount-fen N --txn ID
+ *                 [--state S] [--url URL [--attempts N] [--retry-ms MS]] [--out PREFIX]
+ *                               one signed notification: posted to URL (re-signed for every
+ *                               attempt, as the channels do, until acknowledged), and/or
+ *                               written to PREFIX.body + PREFIX.headers (curl -H @file)
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "app/args.h"
+#include "app/cli.h"
+#include "core/civil.h"
+#include "core/units.h"
+#include "pay/pay.h"
+
+#define SIM_MCHID "1900000001"
+#define SIM_APPID "wxsandbox0000001"
+#define SIM_PUBKEY_ID "PUB_KEY_ID_0100SANDBOX00000001"
+#define SIM_ALIPAY_APP "2021000000000001"
+#define SIM_ALIPAY_SELLER "2088000000000001"
+
+static void sim__path(char *out, size_t cap, const char *dir, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+static int sim__keys(const char *dir)
+{
+    char p1[1024], p2[1024], p3[1024];
+    wk_diag d = {{0}};
+    mkdir(dir, 0700);
+    const char *names[][2] = {{"wechat-private.pem", "wechat-public.pem"}, {"alipay-private.pem", "alipay-public.pem"}};
+    for (int i = 0; i < 2; i++) {
+        sim__path(p1, sizeof p1, dir, names[i][0]);
+        sim__path(p2, sizeof p2, dir, names[i][1]);
+        if (access(p1, F_OK) == 0)
+            continue; /* keys of an earlier start are kept */
+        wk_pay_privkey *k;
+        if (wk_pay_privkey_generate(&k, &d) || wk_pay_privkey_save(k, p1, p2, &d)) {
+            fprintf(stderr, "wattkeeper paysim: %s\n", d.msg);
+            return 1;
+        }
+        wk_pay_privkey_free(k);
+    }
+    sim__path(p3, sizeof p3, dir, "wechat-apiv3.key");
+    if (access(p3, F_OK) != 0) {
+        static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        uint8_t r[32];
+        char key[33];
+        if (RAND_bytes(r, sizeof r) != 1)
+            return 1;
+        for (int i = 0; i < 32; i++)
+            key[i] = abc[r[i] % (sizeof abc - 1)];
+        key[32] = 0;
+        FILE *f = fopen(p3, "w");
+        if (!f || fprintf(f, "%s\n", key) < 0 || fclose(f)) {
+            fprintf(stderr, "wattkeeper paysim: %s: cannot write\n", p3);
+            return 1;
+        }
+        chmod(p3, 0600);
+    }
+    sim__path(p1, sizeof p1, dir, "pay.ini");
+    FILE *f = fopen(p1, "w");
+    if (!f)
+        return 1;
+    fprintf(f,
+            "; sandbox channels of `wattkeeper paysim` - NOT real merchant keys\n"
+            "[pay]\nwechat_mchid = %s\nwechat_appid = %s\nwechat_apiv3_key_file = %s/wechat-apiv3.key\n"
+            "wechat_pubkey_file = %s/wechat-public.pem\nwechat_pubkey_id = %s\n"
+            "alipay_app_id = %s\nalipay_seller_id = %s\nalipay_public_key = %s/alipay-public.pem\n",
+            SIM_MCHID, SIM_APPID, dir, dir, SIM_PUBKEY_ID, SIM_ALIPAY_APP, SIM_ALIPAY_SELLER, dir);
+    if (fclose(f))
+        return 1;
+    printf("%s\n", p1);
+    return 0;
+}
+
+typedef struct sim_resp {
+    char buf[512];
+    size_t n;
+} sim_resp;
+
+static size_t sim__write(char *p, size_t size, size_t nmemb, void *ctx)
+{
+    sim_resp *b = ctx;
+    size_t n = size * nmemb, room = sizeof b->buf - 1 - b->n, take = n < room ? n : room;
+    memcpy(b->buf + b->n, p, take);
+    b->n += take;
+    b->buf[b->n] = 0;
+    return n;
+}
+
+/* Builds one notification (fresh timestamp, nonces, signature). */
+static int sim__build(const char *dir, wk_pay_channel ch, const wk_pay_payment *p, const char *state,
+                      char *body, size_t cap, char hdr[6][600], int *nh)
+{
+    char path[1024];
+    wk_diag d = {{0}};
+    wk_pay_privkey *k = NULL;
+    sim__path(path, sizeof path, dir, ch == WK_PAY_WECHAT ? "wechat-private.pem" : "alipay-private.pem");
+    if (wk_pay_privkey_load(path, &k, &d)) {
+        fprintf(stderr, "wattkeeper paysim: %s\n", d.msg);
+        return 1;
+    }
+    int rc = 1;
+    if (ch == WK_PAY_WECHAT) {
+        wk_pay_wechat_cfg c = {.apiv3_key_len = 32};
+        snprintf(c.mchid, sizeof c.mchid, SIM_MCHID);
+        snprintf(c.appid, sizeof c.appid, SIM_APPID);
+        sim__path(path, sizeof path, dir, "wechat-apiv3.key");
+        FILE *f = fopen(path, "r");
+        char key[64] = "";
+        if (!f || !fgets(key, sizeof key, f) || strlen(key) < 32) {
+            if (f)
+                fclose(f);
+            fprintf(stderr, "wattkeeper paysim: %s: no APIv3 key\n", path);
+            goto done;
+        }
+        fclose(f);
+        memcpy(c.apiv3_key, key, 32);
+        char nonce[33], sig[512];
+        int64_t ts = (int64_t)time(NULL);
+        if (wk_pay_wechat_sign_notification(&c, k, p, state, ts, body, cap, nonce, sig, &d)) {
+            fprintf(stderr, "wattkeeper paysim: %s\n", d.msg);
+            goto done;
+        }
+        *nh = 0;
+        snprintf(hdr[(*nh)++], 600, "Content-Type: application/json");
+        snprintf(hdr[(*nh)++], 600, "Wechatpay-Timestamp: %lld", (long long)ts);
+        snprintf(hdr[(*nh)++], 600, "Wechatpay-Nonce: %s", nonce);
+        snprintf(hdr[(*nh)++], 600, "Wechatpay-Serial: %s", SIM_PUBKEY_ID);
+        snprintf(hdr[(*nh)++], 600, "Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048");
+        snprintf(hdr[(*nh)++], 600, "Wechatpay-Signature: %s", sig);
+    } else {
+        wk_pay_alipay_cfg c = {0};
+        snprintf(c.app_id, sizeof c.app_id, SIM_ALIPAY_APP);
+        snprintf(c.seller_id, sizeof c.seller_id, SIM_ALIPAY_SELLER);
+        char iso[40], when[32];
+        wk_time_format((int64_t)time(NULL), 8 * 3600, iso, sizeof iso); /* Beijing time */
+        snprintf(when, sizeof when, "%.10s %.8s", iso, iso + 11);
+        if (wk_pay_alipay_sign_notification(&c, k, p, state, when, body, cap, &d)) {
+            fprintf(stderr, "wattkeeper paysim: %s\n", d.msg);
+            goto done;
+        }
+        *nh = 0;
+        snprintf(hdr[(*nh)++], 600, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
+    }
+    rc = 0;
+done:
+    wk_pay_privkey_free(k);
+    return rc;
+}
+
+static int sim__notify(wk_opt *o, size_t n)
+{
+    const char *dir = wk_args_get(o, n, "dir"), *chs = wk_args_get(o, n, "channel"),
+               *order = wk_args_get(o, n, "order"), *amount = wk_args_get(o, n, "amount-fen"),
+               *txn = wk_args_get(o, n, "txn"), *state = wk_args_get(o, n, "state"),
+               *url = wk_args_get(o, n, "url"), *out = wk_args_get(o, n, "out"),
+               *attempts_s = wk_args_get(o, n, "attempts"), *retry_s = wk_args_get(o, n, "retry-ms");
+    wk_pay_channel ch;
+    int64_t amount_fen, attempts = 1, retry_ms = 1000;
+    if (!dir || !order || !amount || !txn || (!url && !out) || wk_pay_channel_parse(chs, &ch, NULL) ||
+        wk_dec_parse_str(amount, 0, &amount_fen, NULL) || amount_fen <= 0 ||
+        (attempts_s && (wk_dec_parse_str(attempts_s, 0, &attempts, NULL) || attempts < 1 || attempts > 100)) ||
+        (retry_s && (wk_dec_parse_str(retry_s, 0, &retry_ms, NULL) || retry_ms < 0 || retry_ms > 600000)) ||
+        strlen(order) >= WK_PAY_OUT_TRADE_NO_MAX || strlen(txn) >= WK_PAY_ID_MAX) {
+        fputs("wattkeeper paysim notify: needs --dir, --channel wechat|alipay, --order, --amount-fen N,\n"
+              "  --txn ID and --url URL and/or --out PREFIX (see --help)\n",
+              stderr);
+        return 2;
+    }
+    if (!state)
+        state = ch == WK_PAY_WECHAT ? "SUCCESS" : "TRADE_SUCCESS";
+    wk_pay_payment p = {.channel = ch, .amount_fen = amount_fen};
+    snprintf(p.out_trade_no, sizeof p.out_trade_no, "%s", order);
+    snprintf(p.txn_id, sizeof p.txn_id, "%s", txn);
+    static char body[WK_PAY_BODY_MAX];
+    char hdr[6][600];
+    int nh = 0;
+    if (out) {
+        if (sim__build(dir, ch, &p, state, body, sizeof body, hdr, &nh))
+            return 1;
+        char path[1024];
+        snprintf(path, sizeof path, "%s.body", out);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(body, 1, strlen(body), f) != strlen(body) || fclose(f))
+            return 1;
+        snprintf(path, sizeof path, "%s.headers", out);
+        f = fopen(path, "w");
+        if (!f)
+            return 1;
+        for (int i = 0; i < nh; i++)
+            fprintf(f, "%s\n", hdr[i]);
+        if (fclose(f))
+            return 1;
+    }
+    if (!url)
+        return 0;
+    for (int64_t i = 0; i < attempts; i++) {
+        if (i)
+            usleep((useconds_t)(retry_ms * 1000));
+        if (sim__build(dir, ch, &p, state, body, sizeof body, hdr, &nh))
+            return 1;
+        CURL *c = curl_easy_init();
+        struct curl_slist *h = NULL;
+        for (int j = 0; j < nh; j++)
+            h = curl_slist_append(h, hdr[j]);
+        sim_resp r = {.n = 0};
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sim__write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L); /* WeChat's answer deadline */
+        CURLcode cr = curl_easy_perform(c);
+        long status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        /* what each channel counts as acknowledged */
+        bool acked = cr == CURLE_OK && (ch == WK_PAY_WECHAT ? (status == 200 || status == 204)
+                                                            : !strcmp(r.buf, "success"));
+        printf("attempt %lld: %s HTTP %ld %s%s\n", (long long)i + 1, acked ? "acknowledged" : "not acknowledged",
+               status, cr == CURLE_OK ? "" : curl_easy_strerror(cr), r.buf);
+        fflush(stdout);
+        if (acked)
+            return 0;
+    }
+    return 1;
+}
+
+int wk_cmd_paysim(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: wattkeeper paysim keys --dir DIR\n"
+        "       wattkeeper paysim notify --dir DIR --channel wechat|alipay --order OUT_TRADE_NO\n"
+        "                        --amount-fen N --txn CHANNEL_TXN_ID [--state STATE]\n"
+        "                        [--url URL [--attempts N] [--retry-ms MS]] [--out PREFIX]\n";
+    if (argc < 2 || !strcmp(argv[1], "--help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        if (argc >= 2)
+            puts("A sandbox stand-in for WeChat Pay and Alipay (docs/payments.md): sandbox keys that\n"
+                 "serve is configured to trust, and notifications signed the way the channels sign\n"
+                 "them. Not a payment channel; production keys come from the merchant platforms.");
+        return argc < 2 ? 2 : 0;
+    }
+    wk_opt o[] = {{"dir", true, NULL},      {"channel", true, NULL},  {"order", true, NULL},
+                  {"amount-fen", true, NULL}, {"txn", true, NULL},    {"state", true, NULL},
+                  {"url", true, NULL},      {"out", true, NULL},      {"attempts", true, NULL},
+                  {"retry-ms", true, NULL}};
+    size_t n = sizeof o / sizeof o[0];
+    wk_args a;
+    if (!wk_args_parse("paysim", argc, argv, 2, o, n, &a) || a.n_pos) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "keys")) {
+        const char *dir = wk_args_get(o, n, "dir");
+        if (!dir) {
+            fputs(usage, stderr);
+            return 2;
+        }
+        return sim__keys(dir);
+    }
+    if (!strcmp(argv[1], "notify"))
+        return sim__notify(o, n);
+    fputs(usage, stderr);
+    return 2;
+}

@@ -1,0 +1,280 @@
+/*
+ * serve_pay.c - the payment routes of `wattkeeper serve`:
+ *
+ *   POST /pay/wechat/notify   WeChat Pay v3 notification: 204 no body once the credit is
+ *                             committed (or was before); 4xx/5xx with
+ *                             {"code":"FAIL","message":"失败"} otherwise, so WeChat retries.
+ *   POST /pay/alipay/notify   Alipay notification: body exactly "success" once committed;
+ *                             "fail" otherwise.
+ *   POST /api/v1/orders       create a top-up order (admin token).
+ *   GET  /api/v1/orders/{no}  an order's state (admin token).
+ *
+ * Verification (signature, window, decryption, business facts) runs on the HTTP thread and
+ * touches no state; only the credit goes to the main loop (serve.h). The channel is
+ * answered only after wk_pay_credit returned, i.e. after the commit.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/serve.h"
+#include "core/log.h"
+#include "pay/pay.h"
+
+#define PAY__SUBMIT_MS 4000 /* WeChat wants an answer within 5 s */
+
+static wk_pay_channels *g_pay; /* set once before the server starts; immutable after */
+
+void wk_serve_pay_set(wk_pay_channels *p)
+{
+    g_pay = p;
+}
+
+typedef struct pay_call {
+    wk_pay_payment p;
+    bool duplicate;
+} pay_call;
+
+static wk_err pay__credit_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    pay_call *c = ctx;
+    return wk_pay_credit(env->hd, &c->p, "notify", env->now_ms, &c->duplicate, d);
+}
+
+/* Queues the credit and waits; returns the HTTP status class to answer with. */
+static int pay__credit(wk_serve *s, const wk_pay_payment *p, wk_diag *d)
+{
+    pay_call c = {.p = *p};
+    wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = pay__credit_fn, .ctx = &c};
+    wk_err e = wk_serve_submit(s, &r, PAY__SUBMIT_MS);
+    const char *ch = wk_pay_channel_str(p->channel);
+    if (e) {
+        wk_diag_set(d, e, "%s", e == WK_ELIMIT ? "busy: not answered in time" : "stopping");
+        wk_log(WK_LOG_WARN, "payment not credited yet", "channel=%s txn=%s why=%s", ch, WK_LOG_Q(p->txn_id),
+               WK_LOG_Q(d->msg));
+        return 503;
+    }
+    *d = r.diag;
+    if (r.result) {
+        wk_log(WK_LOG_WARN, "payment refused", "channel=%s txn=%s order=%s error=%s why=%s", ch,
+               WK_LOG_Q(p->txn_id), WK_LOG_Q(p->out_trade_no), wk_err_str(r.result), WK_LOG_Q(r.diag.msg));
+        return r.result == WK_ENOTFOUND ? 404 : r.result == WK_ECONFLICT ? 409 : 500;
+    }
+    wk_log(WK_LOG_INFO, c.duplicate ? "payment duplicate" : "payment credited",
+           "channel=%s txn=%s order=%s amount_fen=%lld", ch, WK_LOG_Q(p->txn_id), WK_LOG_Q(p->out_trade_no),
+           (long long)p->amount_fen);
+    return 200;
+}
+
+static int pay__wechat_fail(wk_http_resp *resp, int status)
+{
+    return wk_http_resp_json(resp, status, "{\"code\":\"FAIL\",\"message\":\"\xe5\xa4\xb1\xe8\xb4\xa5\"}") ? -1 : 0;
+}
+
+int wk_serve_pay_wechat_notify(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    wk_serve *s = ctx;
+    if (!g_pay || !g_pay->wechat_on)
+        return pay__wechat_fail(resp, 404);
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    wk_pay_wechat_headers h = {
+        .timestamp = wk_http_req_header(req, "Wechatpay-Timestamp"),
+        .nonce = wk_http_req_header(req, "Wechatpay-Nonce"),
+        .signature = wk_http_req_header(req, "Wechatpay-Signature"),
+        .serial = wk_http_req_header(req, "Wechatpay-Serial"),
+        .signature_type = wk_http_req_header(req, "Wechatpay-Signature-Type"),
+    };
+    wk_diag d = {{0}};
+    wk_err e = wk_pay_wechat_authenticate(&g_pay->wechat, &h, body, len, (int64_t)time(NULL), &d);
+    char ev[64] = "", plain[4096];
+    size_t n = 0;
+    wk_pay_payment p;
+    if (!e)
+        e = wk_pay_wechat_decrypt(&g_pay->wechat, body, len, ev, sizeof ev, plain, sizeof plain, &n, &d);
+    if (!e && strcmp(ev, "TRANSACTION.SUCCESS"))
+        e = wk_diag_set(&d, WK_ECONFLICT, "event_type: %.40s is not a payment", ev);
+    if (!e)
+        e = wk_pay_wechat_transaction(&g_pay->wechat, plain, n, &p, &d);
+    if (e) {
+        wk_log(WK_LOG_WARN, "wechat notification rejected", "error=%s why=%s serial=%s", wk_err_str(e),
+               WK_LOG_Q(d.msg), WK_LOG_Q(h.serial));
+        return pay__wechat_fail(resp, e == WK_ECRYPTO || e == WK_ERANGE ? 401 : 400);
+    }
+    int st = pay__credit(s, &p, &d);
+    if (st != 200)
+        return pay__wechat_fail(resp, st);
+    wk_http_resp_status(resp, 204);
+    return 0;
+}
+
+static int pay__alipay_answer(wk_http_resp *resp, int status, const char *text)
+{
+    wk_http_resp_status(resp, status);
+    return wk_http_resp_body(resp, "text/plain; charset=utf-8", text, strlen(text)) ? -1 : 0;
+}
+
+int wk_serve_pay_alipay_notify(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    wk_serve *s = ctx;
+    if (!g_pay || !g_pay->alipay_on)
+        return pay__alipay_answer(resp, 404, "fail");
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    wk_pay_form f;
+    wk_diag d = {{0}};
+    wk_pay_payment p;
+    wk_err e = wk_pay_form_parse(body, len, &f, &d);
+    if (!e) {
+        e = wk_pay_alipay_verify(&g_pay->alipay, &f, &p, &d);
+        wk_pay_form_free(&f);
+    }
+    if (e) {
+        wk_log(WK_LOG_WARN, "alipay notification rejected", "error=%s why=%s", wk_err_str(e), WK_LOG_Q(d.msg));
+        return pay__alipay_answer(resp, e == WK_ECRYPTO ? 401 : 400, "fail");
+    }
+    int st = pay__credit(s, &p, &d);
+    return st == 200 ? pay__alipay_answer(resp, 200, "success") : pay__alipay_answer(resp, st, "fail");
+}
+
+/* ---- orders ---- */
+
+typedef struct order_call {
+    int64_t account_id, amount_fen;
+    wk_pay_channel channel;
+    char out_trade_no[WK_PAY_OUT_TRADE_NO_MAX];
+    wk_pay_order o;
+} order_call;
+
+static wk_err pay__order_create_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    order_call *c = ctx;
+    int64_t n;
+    wk_err e = wk_pay_order_expire(env->st, env->now_ms, &n, d);
+    if (e)
+        return e;
+    return wk_pay_order_create(env->st, c->account_id, c->channel, c->amount_fen, &g_pay->limits, env->now_ms,
+                               &c->o, d);
+}
+
+static wk_err pay__order_get_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    order_call *c = ctx;
+    return wk_pay_order_get(env->st, c->out_trade_no, &c->o, d);
+}
+
+static int pay__err(wk_http_resp *resp, int status, const char *code, const char *msg, const char *field)
+{
+    return wk_http_resp_error(resp, status, code, msg, field) ? -1 : 0;
+}
+
+static int pay__order_json(wk_http_resp *resp, int status, const wk_pay_order *o)
+{
+    char out[512];
+    snprintf(out, sizeof out,
+             "{\"out_trade_no\":\"%s\",\"account_id\":%lld,\"channel\":\"%s\",\"amount_fen\":%lld,"
+             "\"state\":\"%s\",\"created_ms\":%lld,\"expires_ms\":%lld}",
+             o->out_trade_no, (long long)o->account_id, wk_pay_channel_str(o->channel), (long long)o->amount_fen,
+             wk_pay_order_state_str(o->state), (long long)o->created_ms, (long long)o->expires_ms);
+    return wk_http_resp_json(resp, status, out) ? -1 : 0;
+}
+
+static int pay__submit_answer(wk_http_resp *resp, wk_err e, const wk_serve_req *r)
+{
+    if (e == WK_ELIMIT)
+        return pay__err(resp, 503, "busy", "the server did not answer in time", NULL);
+    if (e)
+        return pay__err(resp, 503, "stopping", "the server is stopping", NULL);
+    const char *field = NULL;
+    if (!strncmp(r->diag.msg, "amount_fen", 10))
+        field = "amount_fen";
+    else if (!strncmp(r->diag.msg, "account_id", 10))
+        field = "account_id";
+    switch (r->result) {
+    case WK_ERANGE:
+    case WK_EINVAL:
+        return pay__err(resp, 400, "invalid", r->diag.msg, field);
+    case WK_ENOTFOUND:
+        return pay__err(resp, 404, "not_found", r->diag.msg, field);
+    case WK_ECONFLICT:
+        return pay__err(resp, 409, "conflict", r->diag.msg, field);
+    default:
+        return pay__err(resp, 500, "internal", r->diag.msg, NULL);
+    }
+}
+
+/* POST /api/v1/orders {"account_id": N, "amount_fen": N, "channel": "wechat"|"alipay"} */
+int wk_serve_pay_orders_create(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    wk_serve *s = ctx;
+    if (!wk_serve_http_authorized(s, req))
+        return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
+    if (!g_pay)
+        return pay__err(resp, 503, "unavailable", "payments are not configured", NULL);
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    json_error_t je;
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return pay__err(resp, 400, "bad_json", "the body must be a JSON object", NULL);
+    }
+    json_t *acc = json_object_get(j, "account_id"), *amt = json_object_get(j, "amount_fen"),
+           *ch = json_object_get(j, "channel");
+    order_call c = {0};
+    const char *bad = NULL, *why = NULL, *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "account_id") && strcmp(k, "amount_fen") && strcmp(k, "channel")) {
+            bad = k;
+            why = "unknown field";
+        }
+    }
+    if (!bad && (!json_is_integer(acc) || json_integer_value(acc) <= 0)) {
+        bad = "account_id";
+        why = "expected a positive integer";
+    } else if (!bad && !json_is_integer(amt)) {
+        bad = "amount_fen";
+        why = "expected an integer number of fen";
+    } else if (!bad && (!json_is_string(ch) || wk_pay_channel_parse(json_string_value(ch), &c.channel, NULL))) {
+        bad = "channel";
+        why = "expected \"wechat\" or \"alipay\"";
+    } else if (!bad && ((c.channel == WK_PAY_WECHAT && !g_pay->wechat_on) ||
+                        (c.channel == WK_PAY_ALIPAY && !g_pay->alipay_on))) {
+        bad = "channel";
+        why = "this channel is not configured";
+    }
+    if (bad) {
+        int rc = pay__err(resp, 400, "invalid", why, bad);
+        json_decref(j);
+        return rc;
+    }
+    c.account_id = json_integer_value(acc);
+    c.amount_fen = json_integer_value(amt);
+    json_decref(j);
+    wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = pay__order_create_fn, .ctx = &c};
+    wk_err e = wk_serve_submit(s, &r, 10000);
+    if (e || r.result)
+        return pay__submit_answer(resp, e, &r);
+    return pay__order_json(resp, 201, &c.o);
+}
+
+/* GET /api/v1/orders/{out_trade_no} */
+int wk_serve_pay_orders_get(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    wk_serve *s = ctx;
+    if (!wk_serve_http_authorized(s, req))
+        return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
+    const char *no = wk_http_req_path_rest(req);
+    if (!no || !*no || strlen(no) >= WK_PAY_OUT_TRADE_NO_MAX)
+        return pay__err(resp, 404, "not_found", "no such order", NULL);
+    order_call c = {0};
+    snprintf(c.out_trade_no, sizeof c.out_trade_no, "%s", no);
+    wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = pay__order_get_fn, .ctx = &c};
+    wk_err e = wk_serve_submit(s, &r, 10000);
+    if (e || r.result)
+        return pay__submit_answer(resp, e, &r);
+    return pay__order_json(resp, 200, &c.o);
+}
