@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# pay_serve_test.sh - payments end to end through HTTP against a real `wattkeeper serve`
+# (private mosquitto, simulated meters), with `wattkeeper paysim` playing the channels:
+#   - a sandbox WeChat top-up for a tripped meter's account credits once and the relay
+#     closes (confirmed by the simulated meter);
+#   - 32 concurrent copies of the same notification all get 204 and credit exactly once;
+#     a re-signed duplicate (a channel retry) is acknowledged and credits nothing;
+#   - rejections answer WeChat's FAIL body with 4xx and change nothing: tampered body,
+#     probe signature, unknown serial, stale timestamp, unknown order, amount != order;
+#   - Alipay: "success" once, duplicate "success" without credit, TRADE_CLOSED refused;
+#   - an injected failure inside the credit's transaction is not acknowledged (5xx) and
+#     the channel's retry is credited once the fault is gone;
+#   - `wattkeeper ledger verify` passes and the clearing accounts equal the credits.
+set -euo pipefail
+BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
+T=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  "$SRC/scripts/broker" stop "$T/broker" >/dev/null 2>&1 || true
+  wait 2>/dev/null || true
+  if [ "${fails:-0}" != 0 ] || [ "${KEEP:-}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+fails=0 passes=0
+ok() { passes=$((passes + 1)); }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+q() { sqlite3 -cmd ".timeout 5000" "$T/wk.db" "$1"; }
+wait_for() { # wait_for SECONDS 'shell condition'
+  local until=$((SECONDS + $1))
+  while [ $SECONDS -lt $until ]; do eval "$2" && return 0; sleep 0.2; done
+  return 1
+}
+
+METERS=2 FIRST=250000000001 MASTER=pay-test-master
+out=$("$SRC/scripts/broker" start "$T/broker" --meters $METERS --first-address $FIRST --master $MASTER)
+BPORT=$(echo "$out" | sed -n 's/.*port=\([0-9]*\).*/\1/p')
+HPW=$(echo "$out" | sed -n 's/.*headend_password=\([0-9a-f]*\).*/\1/p')
+cat >"$T/seed.json" <<JSON
+{"communities": [{"name": "Lakeside", "tariff": "zhejiang-residential", "buildings": [{"name": "B1", "units": [
+ {"name": "U001", "kind": "home", "meter": {"address": "$FIRST", "close_mode": "direct"},
+  "account": {"holder": "holder 1", "kind": "resident", "balance": "0.00"}},
+ {"name": "U002", "kind": "home", "meter": {"address": "$((FIRST + 1))", "close_mode": "direct"},
+  "account": {"holder": "holder 2", "kind": "resident", "balance": "80.00"}}]}]}]}
+JSON
+"$BIN" seed --db "$T/wk.db" --master-key $MASTER --tariff-dir "$SRC/examples/tariffs" "$T/seed.json" >/dev/null
+"$BIN" paysim keys --dir "$T/paysim" >/dev/null
+# a second first-start keeps the keys serve trusts
+cp "$T/paysim/wechat-public.pem" "$T/wpub.before"
+"$BIN" paysim keys --dir "$T/paysim" >/dev/null
+cmp -s "$T/paysim/wechat-public.pem" "$T/wpub.before" && ok || bad "paysim keys regenerated"
+
+cat >"$T/wk.ini" <<INI
+[server]
+db = $T/wk.db
+http_listen = 127.0.0.1:0
+data_dir = $T
+log_level = info
+[mqtt]
+host = 127.0.0.1
+port = $BPORT
+username = headend
+password = $HPW
+client_id = wk-pay-test
+keepalive = 10s
+reconnect_min = 200ms
+reconnect_max = 2s
+[headend]
+report_interval = 60s
+tariff_dir = $SRC/examples/tariffs
+[policy]
+friendly_from = 00:00
+friendly_to = 00:00
+friendly_weekends = false
+[ledger]
+key_file = $T/wk.db.logkey
+checkpoint_interval = 2s
+INI
+cat "$T/paysim/pay.ini" >>"$T/wk.ini"
+
+"$BIN" serve --config "$T/wk.ini" >"$T/serve.out" 2>>"$T/serve.log" &
+pids+=($!)
+wait_for 20 'grep -q "http://" "$T/serve.out"' || { cat "$T/serve.log"; bad "serve did not start"; exit 1; }
+HPORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\)/.*|\1|p' "$T/serve.out" | tail -1)
+H=http://127.0.0.1:$HPORT
+TOKEN=$(cat "$T/wk.db.admin-token")
+SIMSTART=$(python3 -c 'import time; t=int(time.time())-86400; d=(t+28800)//86400; print(d*86400-28800+10*3600)')
+"$BIN" sim --broker 127.0.0.1:$BPORT --meters $METERS --first-address $FIRST --key $MASTER \
+  --speed 60 --interval 60 --start $SIMSTART --seed 5 --vacant 0 --anomalous 0 >"$T/sim.out" 2>"$T/sim.err" &
+pids+=($!)
+
+A1=$FIRST
+wait_for 30 "[ \"\$(q \"select relay from meter where address='$A1'\")\" = tripped ]" && ok || bad "zero-balance meter did not trip"
+
+order() { # order ACCOUNT AMOUNT_FEN CHANNEL -> out_trade_no
+  curl -sS -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"account_id\":$1,\"amount_fen\":$2,\"channel\":\"$3\"}" "$H/api/v1/orders" |
+    sed -n 's/.*"out_trade_no":"\([^"]*\)".*/\1/p'
+}
+credits_of() { # number of ledger credits booked for a channel transaction
+  q "select count(*) from ledger_transfer t join pay_payment p on p.transfer_id = t.id where p.txn_id = '$1'"
+}
+status() { curl -s -o "$T/resp" -w '%{http_code}' "$@"; }
+
+# ---- orders API ----
+[ "$(status -X POST -H 'Content-Type: application/json' -d '{"account_id":1,"amount_fen":5000,"channel":"wechat"}' "$H/api/v1/orders")" = 401 ] && ok || bad "order without token accepted"
+[ "$(status -X POST -H "Authorization: Bearer $TOKEN" -d '{"account_id":1,"amount_fen":50,"channel":"wechat"}' "$H/api/v1/orders")" = 400 ] &&
+  grep -q '"field":"amount_fen"' "$T/resp" && ok || bad "order below min_amount not refused: $(cat "$T/resp")"
+[ "$(status -X POST -H "Authorization: Bearer $TOKEN" -d '{"account_id":99,"amount_fen":5000,"channel":"wechat"}' "$H/api/v1/orders")" = 404 ] && ok || bad "order for unknown account"
+[ "$(q 'select count(*) from pay_order')" = 0 ] && ok || bad "refused orders were stored"
+
+# ---- WeChat: top-up of the tripped account closes its relay ----
+O1=$(order 1 5000 wechat)
+[ -n "$O1" ] && ok || bad "order not created"
+[ "$(status -H "Authorization: Bearer $TOKEN" "$H/api/v1/orders/$O1")" = 200 ] && grep -q '"state":"created"' "$T/resp" && ok || bad "order not readable"
+"$BIN" paysim notify --dir "$T/paysim" --channel wechat --order "$O1" --amount-fen 5000 \
+  --txn 4200000000000000000000000001 --url "$H/pay/wechat/notify" >"$T/n1.out" && ok || { cat "$T/n1.out"; bad "wechat notification not acknowledged"; }
+grep -q "HTTP 204" "$T/n1.out" && ok || bad "wechat ack is not 204"
+[ "$(credits_of 4200000000000000000000000001)" = 1 ] && ok || bad "top-up not credited once"
+[ "$(q "select state from pay_order where out_trade_no='$O1'")" = credited ] && ok || bad "order not credited"
+wait_for 20 "[ \"\$(q \"select relay from meter where address='$A1'\")\" = closed ]" && ok || bad "top-up did not close the relay"
+[ "$(q "select state from command where meter_id=(select id from meter where address='$A1') and action='close'")" = confirmed ] && ok || bad "close not confirmed by the meter"
+
+# ---- 32 concurrent copies of one notification ----
+O2=$(order 2 1000 wechat)
+TX2=4200000000000000000000000002
+"$BIN" paysim notify --dir "$T/paysim" --channel wechat --order "$O2" --amount-fen 1000 --txn $TX2 --out "$T/n2"
+for i in $(seq 1 32); do
+  curl -s -o /dev/null -w '%{http_code}\n' -H @"$T/n2.headers" --data-binary @"$T/n2.body" "$H/pay/wechat/notify" >"$T/c.$i" &
+done
+wait_for 20 '[ "$(cat "$T"/c.* 2>/dev/null | grep -c .)" = 32 ]' || true
+sleep 0.3
+[ "$(cat "$T"/c.* | grep -c '^204$')" = 32 ] && ok || bad "not all 32 copies acknowledged: $(sort "$T"/c.* | uniq -c | tr '\n' ' ')"
+[ "$(credits_of $TX2)" = 1 ] && ok || bad "32 copies credited $(credits_of $TX2) times"
+[ "$(q "select count(*) from pay_payment where txn_id='$TX2'")" = 1 ] && ok || bad "duplicate payment rows"
+# a channel retry is a new, re-signed delivery of the same transaction
+"$BIN" paysim notify --dir "$T/paysim" --channel wechat --order "$O2" --amount-fen 1000 --txn $TX2 --url "$H/pay/wechat/notify" >/dev/null && ok || bad "retry of a credited payment not acknowledged"
+[ "$(credits_of $TX2)" = 1 ] && ok || bad "retry credited again"
+
+# ---- rejections: FAIL body, 4xx, nothing changes ----
+before=$(q "select count(*) from pay_payment")||true
+failbody() { grep -q '"code":"FAIL"' "$T/resp"; }
+O3=$(order 2 2000 wechat)
+"$BIN" paysim notify --dir "$T/paysim" --channel wechat --order "$O3" --amount-fen 2000 --txn 4200000000000000000000000003 --out "$T/n3"
+sed 's/"id":"EV-/"id":"EX-/' "$T/n3.body" >"$T/n3.tampered"
+[ "$(status -H @"$T/n3.headers" --data-binary @"$T/n3.tampered" "$H/pay/wechat/notify")" = 401 ] && failbody && ok || bad "tampered body not refused with 401 FAIL"
+sed 's/^Wechatpay-Signature: .*/Wechatpay-Signature: WECHATPAY\/SIGNTEST\/dGVzdA==/' "$T/n3.headers" >"$T/n3.probe"
+[ "$(status -H @"$T/n3.probe" --data-binary @"$T/n3.body" "$H/pay/wechat/notify")" = 401 ] && failbody && ok || bad "probe signature not refused"
+sed 's/^Wechatpay-Serial: .*/Wechatpay-Serial: 5157F09EFDC096DE15EBE81A47057A7232F1B8E1/' "$T/n3.headers" >"$T/n3.serial"
+[ "$(status -H @"$T/n3.serial" --data-binary @"$T/n3.body" "$H/pay/wechat/notify")" = 401 ] && ok || bad "unknown serial not refused"
+OLD=$(( $(date +%s) - 400 ))
+sed "s/^Wechatpay-Timestamp: .*/Wechatpay-Timestamp: $OLD/" "$T/n3.headers" >"$T/n3.old"
+[ "$(status -H @"$T/n3.old" --data-binary @"$T/n3.body" "$H/pay/wechat/notify")" = 401 ] && ok || bad "stale timestamp not refused"
+"$BIN" paysim notify --dir "$T/paysim" --channel wechat --order WKNOSUCHORDER000000 --amount-fen 2000 --txn 4200000000000000000000000004 --out "$T/n4"
+[ "$(status -H @"$T/n4.headers" --data-binary @"$T/n4.body" "$H/pay/wechat/notify")" = 404 ] && failbody && ok || bad "unknown order not refused"
+"$BIN" paysim notify --dir "$T/paysim" --channel wechat --order "$O3" --amount-fen 1 --txn 4200000000000000000000000005 --out "$T/n5"
+[ "$(status -H @"$T/n5.headers" --data-binary @"$T/n5.body" "$H/pay/wechat/notify")" = 409 ] && failbody && ok || bad "amount != order not refused"
+[ "$(q "select count(*) from pay_payment")" = "$before" ] && ok || bad "a rejected notification changed state"
+[ "$(q "select state from pay_order where out_trade_no='$O3'")" = created ] && ok || bad "rejected notification moved the order"
+
+# ---- Alipay ----
+O6=$(order 2 1234 alipay)
+TX6=2026112822001400000000000006
+"$BIN" paysim notify --dir "$T/paysim" --channel alipay --order "$O6" --amount-fen 1234 --txn $TX6 --out "$T/a6"
+[ "$(curl -s -H @"$T/a6.headers" --data-binary @"$T/a6.body" "$H/pay/alipay/notify")" = success ] && ok || bad "alipay not answered success"
+[ "$(curl -s -H @"$T/a6.headers" --data-binary @"$T/a6.body" "$H/pay/alipay/notify")" = success ] && ok || bad "alipay duplicate not answered success"
+[ "$(credits_of $TX6)" = 1 ] && ok || bad "alipay credited $(credits_of $TX6) times"
+O7=$(order 2 500 alipay)
+"$BIN" paysim notify --dir "$T/paysim" --channel alipay --order "$O7" --amount-fen 500 --txn 2026112822001400000000000007 --state TRADE_CLOSED --out "$T/a7"
+[ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.body" "$H/pay/alipay/notify")" = fail ] && ok || bad "TRADE_CLOSED not refused"
+sed 's/total_amount=5.00/total_amount=9.00/' "$T/a7.body" >"$T/a7.tampered"
+[ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.tampered" "$H/pay/alipay/notify")" = fail ] && ok || bad "tampered alipay not refused"
+
+# ---- injected failure inside the credit transaction: not acknowledged, retried, credited ----
+O8=$(order 2 800 wechat)
+TX8=4200000000000000000000000008
+q "CREATE TRIGGER inject_fail BEFORE INSERT ON pay_payment BEGIN SELECT RAISE(ABORT, 'injected fault'); END;"
+"$BIN" paysim notify --dir "$T/paysim" --channel wechat --order "$O8" --amount-fen 800 --txn $TX8 \
+  --url "$H/pay/wechat/notify" --attempts 30 --retry-ms 300 >"$T/n8.out" &
+P8=$!
+wait_for 15 'grep -qE "not acknowledged HTTP [45][0-9][0-9]" "$T/n8.out"' && ok || bad "injected failure was acknowledged: $(cat "$T/n8.out")"
+[ "$(q "select count(*) from pay_payment where txn_id='$TX8'")" = 0 ] && ok || bad "failed delivery left a payment"
+[ "$(q "select state from pay_order where out_trade_no='$O8'")" = created ] && ok || bad "failed delivery moved the order"
+q "DROP TRIGGER inject_fail;"
+wait $P8 && ok || bad "retry never acknowledged: $(cat "$T/n8.out")"
+[ "$(credits_of $TX8)" = 1 ] && ok || bad "retry after the failure credited $(credits_of $TX8) times"
+echo "injected failure: $(grep -c 'not acknowledged' "$T/n8.out") unacknowledged deliveries, then $(grep -c '^attempt.*: acknowledged' "$T/n8.out") acknowledged"
+
+# ---- money ----
+"$BIN" ledger verify --db "$T/wk.db" --log-key-file "$T/wk.db.logkey" >"$T/verify.out" 2>&1 && ok || { cat "$T/verify.out"; bad "ledger verify failed"; }
+[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:wechat'")" = $((5000 + 1000 + 800)) ] && ok || bad "clearing:wechat differs from the credits"
+[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:alipay'")" = 1234 ] && ok || bad "clearing:alipay differs from the credits"
+[ "$(q "select count(*) from pay_payment")" = 4 ] && ok || bad "payments: $(q 'select count(*) from pay_payment')"
+
+echo "pay_serve_test: $passes passed, $fails failed"
+[ $fails = 0 ]
