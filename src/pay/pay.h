@@ -224,6 +224,54 @@ wk_err wk_pay_credit(struct wk_headend *hd, const wk_pay_payment *p, const char 
 wk_err wk_pay_clearing_account(struct wk_ledger *lg, wk_pay_channel c, int64_t *id,
                                wk_diag *d) WK_MUST_CHECK;
 
+/* ---- daily bills and reconciliation (bill.c) ---- */
+
+#define WK_PAY_BILL_ROWS_MAX 100000
+
+typedef struct wk_pay_bill_row {
+    char txn_id[WK_PAY_ID_MAX];
+    char out_trade_no[WK_PAY_OUT_TRADE_NO_MAX];
+    char refund_id[WK_PAY_ID_MAX]; /* refund rows */
+    bool refund;
+    int64_t amount_fen; /* payment: order amount; refund: refunded amount (positive) */
+    int64_t day;        /* Beijing-time day of the row (days since 1970-01-01) */
+} wk_pay_bill_row;
+
+typedef struct wk_pay_bill {
+    wk_pay_channel channel;
+    size_t n;
+    wk_pay_bill_row *rows; /* wk_malloc'd */
+    int64_t day_min, day_max;
+} wk_pay_bill;
+
+/* Parses a WeChat trade bill (CSV, UTF-8 with or without BOM, CRLF, backtick-prefixed
+ * fields, columns found by header name, summary header + row checked against the rows:
+ * count and total order amount) or an Alipay business bill (GBK or UTF-8, '#' preamble
+ * and footer lines, header found by 支付宝交易号, tab-padded fields, 业务类型 交易/退款; the
+ * 交易合计 footer count is checked when present). Amounts are yuan decimals -> fen, never
+ * floating point. WK_EINVAL naming the line and column; *out freed with wk_pay_bill_free. */
+wk_err wk_pay_bill_parse(wk_pay_channel c, const char *text, size_t len, wk_pay_bill *out,
+                         wk_diag *d) WK_MUST_CHECK;
+void wk_pay_bill_free(wk_pay_bill *b);
+
+typedef struct wk_pay_recon_report {
+    int64_t bill_payments, bill_refunds;
+    int64_t matched;
+    int64_t credited_from_bill;   /* paid at the channel, not credited: credited now (flagged) */
+    int64_t unattributable;       /* paid at the channel, no matching order: alarm */
+    int64_t unknown_to_channel;   /* credited here, not in the bill for its days: alarm */
+    int64_t amount_mismatch;      /* both sides know it, amounts differ: alarm */
+    int64_t refunds_unmatched;    /* refunds in the bill with no refund booked here */
+    char lines[8192];             /* one line per discrepancy, bounded (truncated) */
+} wk_pay_recon_report;
+
+/* Reconciles a parsed bill against pay_payment for the bill's channel and days: see the
+ * report fields. Payments missing here are credited through wk_pay_credit with source
+ * "reconcile" (the same transfer id as the notification would have used, so running it
+ * twice, or a late notification, credits nothing more). Runs on the store's thread. */
+wk_err wk_pay_reconcile(struct wk_headend *hd, const wk_pay_bill *b, int64_t now_ms,
+                        wk_pay_recon_report *rep, wk_diag *d) WK_MUST_CHECK;
+
 /* ---- channel configuration (channels.c) ---- */
 
 struct wk_config;
