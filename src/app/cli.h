@@ -16,6 +16,7 @@ int wk_cmd_seed(int argc, char **argv);
 int wk_cmd_credit(int argc, char **argv);
 int wk_cmd_serve(int argc, char **argv);
 int wk_cmd_paysim(int argc, char **argv);
+int wk_cmd_reconcile(int argc, char **argv);
 int wk_cmd_sim(int argc, char **argv);
 
 

@@ -8,6 +8,7 @@
  *                             "fail" otherwise.
  *   POST /api/v1/orders       create a top-up order (admin token).
  *   GET  /api/v1/orders/{no}  an order's state (admin token).
+ *   POST /api/v1/reconcile?channel=C  a daily bill in, the discrepancy report out (admin).
  *
  * Verification (signature, window, decryption, business facts) runs on the HTTP thread and
  * touches no state; only the credit goes to the main loop (serve.h). The channel is
@@ -20,6 +21,7 @@
 
 #include "app/serve.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "pay/pay.h"
 
 #define PAY__SUBMIT_MS 4000 /* WeChat wants an answer within 5 s */
@@ -277,4 +279,66 @@ int wk_serve_pay_orders_get(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (e || r.result)
         return pay__submit_answer(resp, e, &r);
     return pay__order_json(resp, 200, &c.o);
+}
+
+/* ---- reconciliation ---- */
+
+typedef struct recon_call {
+    wk_pay_bill bill;
+    wk_pay_recon_report rep;
+} recon_call;
+
+static wk_err pay__recon_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    recon_call *c = ctx;
+    return wk_pay_reconcile(env->hd, &c->bill, env->now_ms, &c->rep, d);
+}
+
+/* POST /api/v1/reconcile?channel=wechat|alipay, body = the channel's daily bill file */
+int wk_serve_pay_reconcile(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    wk_serve *s = ctx;
+    if (!wk_serve_http_authorized(s, req))
+        return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
+    wk_pay_channel ch;
+    if (wk_pay_channel_parse(wk_http_req_query(req, "channel"), &ch, NULL))
+        return pay__err(resp, 400, "invalid", "expected ?channel=wechat or ?channel=alipay", "channel");
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    recon_call *c = wk_calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    wk_diag d = {{0}};
+    if (wk_pay_bill_parse(ch, body, len, &c->bill, &d)) {
+        wk_free(c);
+        return pay__err(resp, 400, "bad_bill", d.msg, "bill");
+    }
+    wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = pay__recon_fn, .ctx = c};
+    wk_err e = wk_serve_submit(s, &r, 60000);
+    int rc;
+    if (e || r.result) {
+        rc = pay__submit_answer(resp, e, &r);
+    } else {
+        const wk_pay_recon_report *p = &c->rep;
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "channel",
+                              wk_pay_channel_str(ch), "bill_payments", (json_int_t)p->bill_payments, "bill_refunds",
+                              (json_int_t)p->bill_refunds, "matched", (json_int_t)p->matched, "credited_from_bill",
+                              (json_int_t)p->credited_from_bill, "unattributable", (json_int_t)p->unattributable,
+                              "unknown_to_channel", (json_int_t)p->unknown_to_channel, "amount_mismatch",
+                              (json_int_t)p->amount_mismatch, "refunds_unmatched", (json_int_t)p->refunds_unmatched,
+                              "discrepancies", p->lines);
+        char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        rc = out && !wk_http_resp_json(resp, 200, out) ? 0 : -1;
+        free(out);
+        if (p->unattributable || p->unknown_to_channel || p->amount_mismatch || p->credited_from_bill)
+            wk_log(WK_LOG_WARN, "reconciliation found discrepancies", "channel=%s paid_not_credited=%lld "
+                   "unattributable=%lld unknown_to_channel=%lld amount_mismatch=%lld refunds_unmatched=%lld",
+                   wk_pay_channel_str(ch), (long long)p->credited_from_bill, (long long)p->unattributable,
+                   (long long)p->unknown_to_channel, (long long)p->amount_mismatch,
+                   (long long)p->refunds_unmatched);
+    }
+    wk_pay_bill_free(&c->bill);
+    wk_free(c);
+    return rc;
 }
