@@ -50,8 +50,22 @@ static const char pay__v1_sqlite[] =
     "  UNIQUE (channel, txn_id)"
     ") STRICT;";
 
+static const char pay__v2_sqlite[] =
+    "CREATE TABLE pay_counter ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('payment', 'refund', 'settlement')),"
+    "  account_id INTEGER NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  amount_fen INTEGER NOT NULL CHECK (amount_fen >= 0),"
+    "  operator TEXT NOT NULL CHECK (length(operator) > 0),"
+    "  reason TEXT NOT NULL CHECK (length(reason) > 0),"
+    "  transfer_id BLOB UNIQUE,"
+    "  created_ms INTEGER NOT NULL"
+    ") STRICT;";
+
 static const wk_migration pay__migrations[] = {
     {1, "orders and channel payments", pay__v1_sqlite, NULL},
+    {2, "counter payments, refunds, settlements", pay__v2_sqlite, NULL},
 };
 
 const wk_schema wk_pay_schema = {"pay", pay__migrations,

@@ -224,6 +224,43 @@ wk_err wk_pay_credit(struct wk_headend *hd, const wk_pay_payment *p, const char 
 wk_err wk_pay_clearing_account(struct wk_ledger *lg, wk_pay_channel c, int64_t *id,
                                wk_diag *d) WK_MUST_CHECK;
 
+/* ---- counter: staff payments, refunds, move-out settlement (counter.c) ---- */
+
+typedef enum wk_pay_method {
+    WK_PAY_CASH = 1,
+    WK_PAY_BANK_TRANSFER,
+} wk_pay_method;
+/* "cash" / "bank_transfer"; WK_EINVAL (field method) otherwise. */
+wk_err wk_pay_method_parse(const char *s, wk_pay_method *m, wk_diag *d) WK_MUST_CHECK;
+
+/* A payment taken at the counter: ledger transfer counter:<method> -> wallet through
+ * wk_headend_credit_with (relay policy runs: a tripped meter closes), with a pay_counter
+ * row (operator, reason) in the same transaction. id is the idempotency key: repeating it
+ * books nothing (*existed). operator and reason are required (WK_EINVAL naming them). */
+wk_err wk_pay_counter_payment(struct wk_headend *hd, int64_t account_id, int64_t amount_fen,
+                              wk_pay_method method, const char *operator_name, const char *reason,
+                              const uint8_t id[16], int64_t now_ms, bool *existed,
+                              wk_diag *d) WK_MUST_CHECK;
+
+/* A refund paid out at the counter: ledger transfer wallet -> refund:<method>, in one
+ * transaction with its pay_counter row. The wallet's floor makes an over-refund
+ * WK_ECONFLICT (nothing booked). Idempotent by id. Channel refunds (through the WeChat /
+ * Alipay refund APIs) are not built. */
+wk_err wk_pay_refund(struct wk_headend *hd, int64_t account_id, int64_t amount_fen,
+                     wk_pay_method method, const char *operator_name, const char *reason,
+                     const uint8_t id[16], int64_t now_ms, bool *existed, wk_diag *d) WK_MUST_CHECK;
+
+/* Move-out settlement: in one transaction, the wallet's whole remaining balance is either
+ * refunded (wallet -> refund:<method>) or carried over to another open account's wallet
+ * (carry_to_account > 0), and the account is closed (no further credits; readings of its
+ * meter are the next tenant's business after a shop transfer). The final reading and
+ * deduction are those already booked in real time: settle after the meter's last report.
+ * A balance below zero is WK_ECONFLICT (take a counter payment first). *settled_fen
+ * receives the amount moved. WK_ECONFLICT when the account is already closed. */
+wk_err wk_pay_settle(struct wk_headend *hd, int64_t account_id, wk_pay_method method,
+                     int64_t carry_to_account, const char *operator_name, const char *reason,
+                     int64_t now_ms, int64_t *settled_fen, wk_diag *d) WK_MUST_CHECK;
+
 /* ---- daily bills and reconciliation (bill.c) ---- */
 
 #define WK_PAY_BILL_ROWS_MAX 100000

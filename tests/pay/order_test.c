@@ -228,12 +228,64 @@ static void test_failed_transaction_changes_nothing(void **state)
     assert_int_equal(balance(f, WALLET), w0 + 700);
 }
 
+static void test_counter_refund_settlement(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    int64_t w0 = balance(f, WALLET);
+    uint8_t id1[16] = {1, 2, 3}, id2[16] = {4, 5, 6}, id3[16] = {7, 8, 9};
+    bool existed;
+    /* operator and reason are required; nothing booked */
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 2000, WK_PAY_CASH, "", "top-up", id1, f->now_ms, &existed, &d),
+                     WK_EINVAL);
+    assert_non_null(strstr(d.msg, "operator"));
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 2000, WK_PAY_CASH, "li", NULL, id1, f->now_ms, &existed, &d),
+                     WK_EINVAL);
+    assert_int_equal(balance(f, WALLET), w0);
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 2000, WK_PAY_CASH, "li", "paid at the office", id1, f->now_ms,
+                                            &existed, &d),
+                     WK_OK);
+    assert_false(existed);
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 2000, WK_PAY_CASH, "li", "paid at the office", id1, f->now_ms,
+                                            &existed, &d),
+                     WK_OK);
+    assert_true(existed);
+    assert_int_equal(balance(f, WALLET), w0 + 2000);
+    assert_int_equal(balance(f, "counter:cash"), -2000);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_counter WHERE kind = 'payment' AND operator = 'li'"), 1);
+    /* refunds: more than the balance is refused, nothing booked */
+    assert_int_equal(wk_pay_refund(f->hd, 1, w0 + 2001, WK_PAY_CASH, "li", "too much", id2, f->now_ms, &existed, &d),
+                     WK_ECONFLICT);
+    assert_int_equal(balance(f, WALLET), w0 + 2000);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_counter WHERE kind = 'refund'"), 0);
+    assert_int_equal(wk_pay_refund(f->hd, 1, 500, WK_PAY_CASH, "li", "overpaid", id2, f->now_ms, &existed, &d), WK_OK);
+    assert_int_equal(wk_pay_refund(f->hd, 1, 500, WK_PAY_CASH, "li", "overpaid", id2, f->now_ms, &existed, &d), WK_OK);
+    assert_true(existed);
+    assert_int_equal(balance(f, WALLET), w0 + 1500);
+    assert_int_equal(balance(f, "refund:cash"), 500);
+    /* move-out: the remainder is refunded and the account closed; nothing more after */
+    int64_t settled;
+    assert_int_equal(wk_pay_settle(f->hd, 1, WK_PAY_CASH, 0, "li", "moved out", f->now_ms, &settled, &d), WK_OK);
+    assert_int_equal(settled, w0 + 1500);
+    assert_int_equal(balance(f, WALLET), 0);
+    assert_int_equal(balance(f, "refund:cash"), 500 + w0 + 1500);
+    assert_int_equal(count(f, "SELECT count(*) FROM account WHERE id = 1 AND status = 'closed'"), 1);
+    assert_int_equal(wk_pay_settle(f->hd, 1, WK_PAY_CASH, 0, "li", "again", f->now_ms, &settled, &d), WK_ECONFLICT);
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 100, WK_PAY_CASH, "li", "late", id3, f->now_ms, &existed, &d),
+                     WK_ECONFLICT);
+    wk_pay_order o;
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 5000, &LIM, f->now_ms, &o, &d), WK_ECONFLICT);
+    wk_ledger_verify_report rep;
+    assert_int_equal(wk_ledger_verify(f->st, NULL, &rep, &d), WK_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_credit_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_order_still_credited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_transaction_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counter_refund_settlement, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
