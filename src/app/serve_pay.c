@@ -9,6 +9,7 @@
  *   POST /api/v1/orders       create a top-up order (admin token).
  *   GET  /api/v1/orders/{no}  an order's state (admin token).
  *   POST /api/v1/reconcile?channel=C  a daily bill in, the discrepancy report out (admin).
+ *   POST /api/v1/counter/{payments,refunds,settlements}  staff money at the office (admin).
  *
  * Verification (signature, window, decryption, business facts) runs on the HTTP thread and
  * touches no state; only the credit goes to the main loop (serve.h). The channel is
@@ -23,6 +24,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "pay/pay.h"
+#include "proto/encoding.h"
 
 #define PAY__SUBMIT_MS 4000 /* WeChat wants an answer within 5 s */
 
@@ -341,4 +343,102 @@ int wk_serve_pay_reconcile(wk_http_req *req, wk_http_resp *resp, void *ctx)
     wk_pay_bill_free(&c->bill);
     wk_free(c);
     return rc;
+}
+
+/* ---- counter: payments, refunds, move-out settlements (staff, admin token) ---- */
+
+typedef struct counter_call {
+    const char *what; /* "payments", "refunds", "settlements" */
+    int64_t account_id, amount_fen, carry_to;
+    wk_pay_method method;
+    char op[129], reason[201];
+    uint8_t id[16];
+    bool existed;
+    int64_t settled_fen;
+} counter_call;
+
+static wk_err pay__counter_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    counter_call *c = ctx;
+    if (!strcmp(c->what, "payments"))
+        return wk_pay_counter_payment(env->hd, c->account_id, c->amount_fen, c->method, c->op, c->reason, c->id,
+                                      env->now_ms, &c->existed, d);
+    if (!strcmp(c->what, "refunds"))
+        return wk_pay_refund(env->hd, c->account_id, c->amount_fen, c->method, c->op, c->reason, c->id, env->now_ms,
+                             &c->existed, d);
+    return wk_pay_settle(env->hd, c->account_id, c->method, c->carry_to, c->op, c->reason, env->now_ms,
+                         &c->settled_fen, d);
+}
+
+/* POST /api/v1/counter/payments|refunds
+ *   {"account_id": N, "amount_fen": N, "method": "cash"|"bank_transfer", "operator": "...",
+ *    "reason": "...", "id": "32 hex"}
+ * POST /api/v1/counter/settlements
+ *   {"account_id": N, "method": "cash"|"bank_transfer", "carry_to_account": N (optional),
+ *    "operator": "...", "reason": "..."} */
+int wk_serve_pay_counter(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    wk_serve *s = ctx;
+    const char *what = wk_http_req_path_rest(req);
+    if (!what || (strcmp(what, "payments") && strcmp(what, "refunds") && strcmp(what, "settlements")))
+        return pay__err(resp, 404, "not_found", "no such route", NULL);
+    if (!wk_serve_http_authorized(s, req))
+        return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
+    bool settle = !strcmp(what, "settlements");
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    json_error_t je;
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return pay__err(resp, 400, "bad_json", "the body must be a JSON object", NULL);
+    }
+    counter_call c = {.what = what};
+    json_t *acc = json_object_get(j, "account_id"), *amt = json_object_get(j, "amount_fen"),
+           *m = json_object_get(j, "method"), *op = json_object_get(j, "operator"),
+           *rs = json_object_get(j, "reason"), *id = json_object_get(j, "id"),
+           *carry = json_object_get(j, "carry_to_account");
+    const char *bad = NULL, *why = NULL;
+    size_t n;
+    if (!json_is_integer(acc) || json_integer_value(acc) <= 0)
+        bad = "account_id", why = "expected a positive integer";
+    else if (!settle && (!json_is_integer(amt) || json_integer_value(amt) <= 0))
+        bad = "amount_fen", why = "expected a positive integer number of fen";
+    else if (!json_is_string(m) || wk_pay_method_parse(json_string_value(m), &c.method, NULL))
+        bad = "method", why = "expected \"cash\" or \"bank_transfer\"";
+    else if (!json_is_string(op) || json_string_length(op) == 0 || json_string_length(op) >= sizeof c.op)
+        bad = "operator", why = "expected the operator's name (1..128 bytes)";
+    else if (!json_is_string(rs) || json_string_length(rs) == 0 || json_string_length(rs) >= sizeof c.reason)
+        bad = "reason", why = "expected a reason (1..200 bytes)";
+    else if (!settle && (!json_is_string(id) || json_string_length(id) != 32 ||
+                         wk_hex_decode(json_string_value(id), 32, c.id, sizeof c.id, &n)))
+        bad = "id", why = "expected 32 hex digits (the idempotency key)";
+    else if (settle && carry && (!json_is_integer(carry) || json_integer_value(carry) <= 0))
+        bad = "carry_to_account", why = "expected a positive integer";
+    if (bad) {
+        int rc = pay__err(resp, 400, "invalid", why, bad);
+        json_decref(j);
+        return rc;
+    }
+    c.account_id = json_integer_value(acc);
+    c.amount_fen = settle ? 0 : json_integer_value(amt);
+    c.carry_to = carry ? json_integer_value(carry) : 0;
+    snprintf(c.op, sizeof c.op, "%s", json_string_value(op));
+    snprintf(c.reason, sizeof c.reason, "%s", json_string_value(rs));
+    json_decref(j);
+    wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = pay__counter_fn, .ctx = &c};
+    wk_err e = wk_serve_submit(s, &r, 10000);
+    if (e || r.result)
+        return pay__submit_answer(resp, e, &r);
+    wk_log(WK_LOG_INFO, "counter", "what=%s account=%lld amount_fen=%lld operator=%s reason=%s", what,
+           (long long)c.account_id, (long long)(settle ? c.settled_fen : c.amount_fen), WK_LOG_Q(c.op),
+           WK_LOG_Q(c.reason));
+    char out[256];
+    if (settle)
+        snprintf(out, sizeof out, "{\"account_id\":%lld,\"settled_fen\":%lld,\"closed\":true}",
+                 (long long)c.account_id, (long long)c.settled_fen);
+    else
+        snprintf(out, sizeof out, "{\"account_id\":%lld,\"amount_fen\":%lld,\"existed\":%s}", (long long)c.account_id,
+                 (long long)c.amount_fen, c.existed ? "true" : "false");
+    return wk_http_resp_json(resp, c.existed ? 200 : 201, out) ? -1 : 0;
 }

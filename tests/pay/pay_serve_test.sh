@@ -247,6 +247,28 @@ printf 'not a bill\n' >"$T/junk.csv"
 rc=0; "$BIN" reconcile --server "$H" --token-file "$T/wk.db.admin-token" --channel wechat --bill "$T/junk.csv" >"$T/r4.out" 2>&1 || rc=$?
 [ $rc = 1 ] && ok || bad "a malformed bill was accepted"
 
+# ---- counter payments, refunds, move-out settlement ----
+post() { status -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$1" "$H/api/v1/counter/$2"; }
+CP='{"account_id":2,"amount_fen":3000,"method":"cash","operator":"li","reason":"paid at the office","id":"0123456789abcdef0123456789abcdef"}'
+[ "$(post "$CP" payments)" = 201 ] && ok || bad "counter payment: $(cat "$T/resp")"
+[ "$(post "$CP" payments)" = 200 ] && grep -q '"existed":true' "$T/resp" && ok || bad "repeated counter payment not idempotent"
+[ "$(post '{"account_id":2,"amount_fen":3000,"method":"cash","operator":"","reason":"x","id":"0123456789abcdef0123456789abcdee"}' payments)" = 400 ] &&
+  grep -q '"field":"operator"' "$T/resp" && ok || bad "counter payment without operator accepted"
+[ "$(post '{"account_id":2,"amount_fen":500,"method":"cash","operator":"li","reason":"overpaid","id":"1123456789abcdef0123456789abcdef"}' refunds)" = 201 ] && ok || bad "refund: $(cat "$T/resp")"
+[ "$(post '{"account_id":2,"amount_fen":99999999,"method":"cash","operator":"li","reason":"too much","id":"2123456789abcdef0123456789abcdef"}' refunds)" = 409 ] && ok || bad "over-refund not refused: $(cat "$T/resp")"
+[ "$(q "select count(*) from pay_counter")" = 2 ] && ok || bad "refused counter actions left rows"
+# move-out of account 1 after its meter's last report: stop the meters first
+kill -9 "${pids[1]}" 2>/dev/null || true
+sleep 1
+[ "$(post '{"account_id":1,"method":"cash","operator":"li","reason":"moved out"}' settlements)" = 201 ] && ok || bad "settlement: $(cat "$T/resp")"
+SETTLED=$(sed -n 's/.*"settled_fen":\([0-9]*\).*/\1/p' "$T/resp")
+[ "$(q "select status from account where id = 1")" = closed ] && ok || bad "settled account not closed"
+[ "$(q "select credits_fen - debits_fen from ledger_account where id = (select wallet_account_id from account where id = 1)")" = 0 ] && ok || bad "settled wallet not empty"
+[ "$(q "select credits_fen - debits_fen from ledger_account where name = 'refund:cash'")" = $((500 + SETTLED)) ] && ok || bad "refund:cash differs"
+[ "$(post '{"account_id":1,"method":"cash","operator":"li","reason":"again"}' settlements)" = 409 ] && ok || bad "second settlement not refused"
+[ "$(status -X POST -H "Authorization: Bearer $TOKEN" -d '{"account_id":1,"amount_fen":5000,"channel":"wechat"}' "$H/api/v1/orders")" = 409 ] && ok || bad "order for a closed account accepted"
+echo "move-out settlement refunded $SETTLED fen"
+
 # ---- money ----
 "$BIN" ledger verify --db "$T/wk.db" --log-key-file "$T/wk.db.logkey" >"$T/verify.out" 2>&1 && ok || { cat "$T/verify.out"; bad "ledger verify failed"; }
 [ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:wechat'")" = $((5000 + 1000 + 800 + 900)) ] && ok || bad "clearing:wechat differs from the credits"
