@@ -13,8 +13,17 @@
  *                               one signed notification: posted to URL (re-signed for every
  *                               attempt, as the channels do, until acknowledged), and/or
  *                               written to PREFIX.body + PREFIX.headers (curl -H @file)
+ *   paysim serve --dir DIR [--port N] [--notify-url URL] [--drop-notify]
+ *                               the channel's HTTP side: a confirm page (GET /sim/confirm),
+ *                               the payer's confirmation (POST /sim/pay, which notifies
+ *                               serve unless --drop-notify: a lost notification), and the
+ *                               order query (GET /v3/pay/transactions/out-trade-no/...),
+ *                               checking the merchant's request signature and signing
+ *                               its answers like WeChat Pay
  */
 #include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +35,16 @@
 
 #include "app/args.h"
 #include "app/cli.h"
+#include "api/http.h"
 #include "core/civil.h"
+#include "core/mem.h"
 #include "core/units.h"
 #include "pay/pay.h"
 
 #define SIM_MCHID "1900000001"
 #define SIM_APPID "wxsandbox0000001"
 #define SIM_PUBKEY_ID "PUB_KEY_ID_0100SANDBOX00000001"
+#define SIM_MERCHANT_SERIAL "5A1DB0C0FFEE0001"
 #define SIM_ALIPAY_APP "2021000000000001"
 #define SIM_ALIPAY_SELLER "2088000000000001"
 
@@ -46,8 +58,10 @@ static int sim__keys(const char *dir)
     char p1[1024], p2[1024], p3[1024];
     wk_diag d = {{0}};
     mkdir(dir, 0700);
-    const char *names[][2] = {{"wechat-private.pem", "wechat-public.pem"}, {"alipay-private.pem", "alipay-public.pem"}};
-    for (int i = 0; i < 2; i++) {
+    const char *names[][2] = {{"wechat-private.pem", "wechat-public.pem"},
+                              {"alipay-private.pem", "alipay-public.pem"},
+                              {"merchant-private.pem", "merchant-public.pem"}};
+    for (int i = 0; i < 3; i++) {
         sim__path(p1, sizeof p1, dir, names[i][0]);
         sim__path(p2, sizeof p2, dir, names[i][1]);
         if (access(p1, F_OK) == 0)
@@ -84,8 +98,11 @@ static int sim__keys(const char *dir)
             "; sandbox channels of `wattkeeper paysim` - NOT real merchant keys\n"
             "[pay]\nwechat_mchid = %s\nwechat_appid = %s\nwechat_apiv3_key_file = %s/wechat-apiv3.key\n"
             "wechat_pubkey_file = %s/wechat-public.pem\nwechat_pubkey_id = %s\n"
+            "wechat_api_base = http://127.0.0.1:9300\nwechat_merchant_key_file = %s/merchant-private.pem\n"
+            "wechat_merchant_serial = %s\n"
             "alipay_app_id = %s\nalipay_seller_id = %s\nalipay_public_key = %s/alipay-public.pem\n",
-            SIM_MCHID, SIM_APPID, dir, dir, SIM_PUBKEY_ID, SIM_ALIPAY_APP, SIM_ALIPAY_SELLER, dir);
+            SIM_MCHID, SIM_APPID, dir, dir, SIM_PUBKEY_ID, dir, SIM_MERCHANT_SERIAL, SIM_ALIPAY_APP, SIM_ALIPAY_SELLER,
+            dir);
     if (fclose(f))
         return 1;
     printf("%s\n", p1);
@@ -247,13 +264,279 @@ static int sim__notify(wk_opt *o, size_t n)
     return 1;
 }
 
+/* ---- paysim serve: the channel's HTTP side ---- */
+
+#define SIM_ORDERS_MAX 4096
+
+typedef struct sim_order {
+    char no[WK_PAY_OUT_TRADE_NO_MAX];
+    char txn[WK_PAY_ID_MAX];
+    int64_t amount_fen;
+} sim_order;
+
+typedef struct sim_server {
+    const char *dir, *notify_url;
+    bool drop_notify;
+    wk_pay_privkey *platform;       /* signs answers and notifications */
+    wk_pay_pubkey *merchant;        /* verifies the merchant's requests */
+    pthread_mutex_t mu;
+    sim_order orders[SIM_ORDERS_MAX]; /* paid orders */
+    size_t n;
+    int64_t next_txn;
+} sim_server;
+
+static volatile sig_atomic_t sim__stop;
+static void sim__on_signal(int sig)
+{
+    (void)sig;
+    sim__stop = 1;
+}
+
+/* Answers with body signed as WeChat signs API answers (Wechatpay-* headers). */
+static int sim__signed(sim_server *sv, wk_http_resp *resp, int status, const char *body)
+{
+    char nonce[33], ts[24], sig[512];
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    uint8_t r[32];
+    if (RAND_bytes(r, sizeof r) != 1)
+        return -1;
+    for (int i = 0; i < 32; i++)
+        nonce[i] = abc[r[i] % (sizeof abc - 1)];
+    nonce[32] = 0;
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+    size_t cap = strlen(body) + 128;
+    char *msg = wk_malloc(cap);
+    if (!msg)
+        return -1;
+    int ml = snprintf(msg, cap, "%s\n%s\n%s\n", ts, nonce, body);
+    wk_diag d;
+    wk_err e = wk_pay_rsa_sign(sv->platform, msg, (size_t)ml, sig, sizeof sig, &d);
+    wk_free(msg);
+    if (e || wk_http_resp_header(resp, "Wechatpay-Timestamp", ts) || wk_http_resp_header(resp, "Wechatpay-Nonce", nonce) ||
+        wk_http_resp_header(resp, "Wechatpay-Signature", sig) ||
+        wk_http_resp_header(resp, "Wechatpay-Serial", SIM_PUBKEY_ID))
+        return -1;
+    return wk_http_resp_json(resp, status, body) ? -1 : 0;
+}
+
+/* Checks the merchant's Authorization header over "GET\npath?query\nts\nnonce\n\n". */
+static bool sim__merchant_ok(sim_server *sv, const char *auth, const char *path_query)
+{
+    if (!auth || strncmp(auth, "WECHATPAY2-SHA256-RSA2048 ", 26))
+        return false;
+    char nonce[72] = "", sig[700] = "", ts[32] = "";
+    const char *keys[] = {"nonce_str=\"", "signature=\"", "timestamp=\""};
+    char *outs[] = {nonce, sig, ts};
+    size_t caps[] = {sizeof nonce, sizeof sig, sizeof ts};
+    for (int i = 0; i < 3; i++) {
+        const char *p = strstr(auth, keys[i]);
+        const char *q = p ? strchr(p + strlen(keys[i]), '"') : NULL;
+        if (!q)
+            return false;
+        p += strlen(keys[i]);
+        snprintf(outs[i], caps[i], "%.*s", (int)(q - p), p);
+    }
+    char msg[1024];
+    int ml = snprintf(msg, sizeof msg, "GET\n%s\n%s\n%s\n\n", path_query, ts, nonce);
+    if (ml < 0 || (size_t)ml >= sizeof msg)
+        return false;
+    wk_diag d;
+    return wk_pay_rsa_verify(sv->merchant, msg, (size_t)ml, sig, strlen(sig), &d) == WK_OK;
+}
+
+/* GET /v3/pay/transactions/out-trade-no/{no}?mchid=... */
+static int sim__query(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    sim_server *sv = ctx;
+    const char *no = wk_http_req_path_rest(req), *mchid = wk_http_req_query(req, "mchid");
+    char pq[512];
+    snprintf(pq, sizeof pq, "%s?mchid=%s", wk_http_req_path(req), mchid ? mchid : "");
+    if (!sim__merchant_ok(sv, wk_http_req_header(req, "Authorization"), pq))
+        return sim__signed(sv, resp, 401, "{\"code\":\"SIGN_ERROR\",\"message\":\"bad merchant signature\"}");
+    if (!mchid || strcmp(mchid, SIM_MCHID))
+        return sim__signed(sv, resp, 400, "{\"code\":\"PARAM_ERROR\",\"message\":\"mchid\"}");
+    wk_pay_payment p = {.channel = WK_PAY_WECHAT};
+    bool paid = false;
+    pthread_mutex_lock(&sv->mu);
+    for (size_t i = 0; i < sv->n; i++)
+        if (!strcmp(sv->orders[i].no, no)) {
+            snprintf(p.txn_id, sizeof p.txn_id, "%s", sv->orders[i].txn);
+            p.amount_fen = sv->orders[i].amount_fen;
+            paid = true;
+        }
+    pthread_mutex_unlock(&sv->mu);
+    if (!paid) /* the sandbox only remembers paid orders: the rest are unknown */
+        return sim__signed(sv, resp, 404, "{\"code\":\"ORDER_NOT_EXIST\",\"message\":\"order does not exist\"}");
+    snprintf(p.out_trade_no, sizeof p.out_trade_no, "%s", no);
+    wk_pay_wechat_cfg c = {0};
+    snprintf(c.mchid, sizeof c.mchid, SIM_MCHID);
+    snprintf(c.appid, sizeof c.appid, SIM_APPID);
+    char json[1024];
+    if (wk_pay_wechat_transaction_json(&c, &p, "SUCCESS", json, sizeof json) < 0)
+        return -1;
+    return sim__signed(sv, resp, 200, json);
+}
+
+/* GET /sim/confirm?order=...&amount_fen=...: the page where the payer confirms. */
+static int sim__confirm_page(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    (void)ctx;
+    const char *no = wk_http_req_query(req, "order"), *amount = wk_http_req_query(req, "amount_fen");
+    int64_t fen;
+    if (!no || !amount || wk_dec_parse_str(amount, 0, &fen, NULL) || fen <= 0 || strlen(no) >= WK_PAY_OUT_TRADE_NO_MAX)
+        return wk_http_resp_error(resp, 400, "invalid", "order and amount_fen are required", NULL) ? -1 : 0;
+    for (const char *q = no; *q; q++)
+        if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
+            return wk_http_resp_error(resp, 400, "invalid", "order: letters and digits only", "order") ? -1 : 0;
+    char page[2048];
+    int n = snprintf(page, sizeof page,
+                     "<!doctype html><html><head><meta charset=\"utf-8\"><title>paysim</title></head><body>"
+                     "<p><b>SANDBOX</b> - wattkeeper paysim, not a real payment.</p>"
+                     "<p>Order %s: pay <b>%lld.%02lld</b> yuan?</p>"
+                     "<form method=\"post\" action=\"/sim/pay\"><input type=\"hidden\" name=\"order\" value=\"%s\">"
+                     "<input type=\"hidden\" name=\"amount_fen\" value=\"%lld\">"
+                     "<button type=\"submit\">Confirm payment</button></form></body></html>",
+                     no, (long long)(fen / 100), (long long)(fen % 100), no, (long long)fen);
+    return wk_http_resp_body(resp, "text/html; charset=utf-8", page, (size_t)n) ? -1 : 0;
+}
+
+/* POST /sim/pay (form: order, amount_fen): the payer confirmed; notify unless dropped. */
+static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    sim_server *sv = ctx;
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    wk_pay_form f;
+    wk_diag d = {{0}};
+    if (wk_pay_form_parse(body, len, &f, &d))
+        return wk_http_resp_error(resp, 400, "invalid", d.msg, NULL) ? -1 : 0;
+    const char *no = wk_pay_form_get(&f, "order"), *amount = wk_pay_form_get(&f, "amount_fen");
+    int64_t fen;
+    if (!no || !amount || wk_dec_parse_str(amount, 0, &fen, NULL) || fen <= 0 || strlen(no) >= WK_PAY_OUT_TRADE_NO_MAX) {
+        wk_pay_form_free(&f);
+        return wk_http_resp_error(resp, 400, "invalid", "order and amount_fen are required", NULL) ? -1 : 0;
+    }
+    wk_pay_payment p = {.channel = WK_PAY_WECHAT, .amount_fen = fen};
+    snprintf(p.out_trade_no, sizeof p.out_trade_no, "%s", no);
+    wk_pay_form_free(&f);
+    pthread_mutex_lock(&sv->mu);
+    bool again = false;
+    for (size_t i = 0; i < sv->n; i++)
+        if (!strcmp(sv->orders[i].no, p.out_trade_no)) {
+            snprintf(p.txn_id, sizeof p.txn_id, "%s", sv->orders[i].txn);
+            again = true;
+        }
+    if (!again && sv->n < SIM_ORDERS_MAX) {
+        snprintf(p.txn_id, sizeof p.txn_id, "4200009900%018lld", (long long)++sv->next_txn);
+        sim_order *o = &sv->orders[sv->n++];
+        snprintf(o->no, sizeof o->no, "%s", p.out_trade_no);
+        snprintf(o->txn, sizeof o->txn, "%s", p.txn_id);
+        o->amount_fen = fen;
+    }
+    pthread_mutex_unlock(&sv->mu);
+    if (!p.txn_id[0])
+        return wk_http_resp_error(resp, 503, "full", "paysim remembers at most 4096 payments", NULL) ? -1 : 0;
+    const char *result = "not sent (--drop-notify)";
+    if (sv->notify_url && !sv->drop_notify) {
+        static char nb[WK_PAY_BODY_MAX];
+        char hdr[6][600];
+        int nh = 0;
+        result = "not acknowledged";
+        if (!sim__build(sv->dir, WK_PAY_WECHAT, &p, "SUCCESS", nb, sizeof nb, hdr, &nh)) {
+            CURL *c = curl_easy_init();
+            struct curl_slist *h = NULL;
+            for (int j = 0; j < nh; j++)
+                h = curl_slist_append(h, hdr[j]);
+            sim_resp r = {.n = 0};
+            curl_easy_setopt(c, CURLOPT_URL, sv->notify_url);
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, nb);
+            curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sim__write);
+            curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+            curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+            curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+            long status = 0;
+            if (curl_easy_perform(c) == CURLE_OK) {
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+                if (status == 200 || status == 204)
+                    result = "acknowledged";
+            }
+            curl_slist_free_all(h);
+            curl_easy_cleanup(c);
+        }
+    }
+    char out[256];
+    snprintf(out, sizeof out, "{\"out_trade_no\":\"%s\",\"transaction_id\":\"%s\",\"notification\":\"%s\"}",
+             p.out_trade_no, p.txn_id, result);
+    return wk_http_resp_json(resp, 200, out) ? -1 : 0;
+}
+
+static int sim__serve(wk_opt *o, size_t n)
+{
+    static sim_server sv;
+    sv.dir = wk_args_get(o, n, "dir");
+    sv.notify_url = wk_args_get(o, n, "notify-url");
+    sv.drop_notify = wk_args_get(o, n, "drop-notify") != NULL;
+    const char *port_s = wk_args_get(o, n, "port");
+    int64_t port = 0;
+    if (!sv.dir || (port_s && (wk_dec_parse_str(port_s, 0, &port, NULL) || port < 0 || port > 65535))) {
+        fputs("wattkeeper paysim serve: needs --dir DIR [--port N] [--notify-url URL] [--drop-notify]\n", stderr);
+        return 2;
+    }
+    char path[1024];
+    wk_diag d = {{0}};
+    snprintf(path, sizeof path, "%s/wechat-private.pem", sv.dir);
+    if (wk_pay_privkey_load(path, &sv.platform, &d)) {
+        fprintf(stderr, "wattkeeper paysim: %s (run paysim keys first)\n", d.msg);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/merchant-public.pem", sv.dir);
+    if (wk_pay_pubkey_load(path, &sv.merchant, NULL, 0, &d)) {
+        fprintf(stderr, "wattkeeper paysim: %s\n", d.msg);
+        wk_pay_privkey_free(sv.platform);
+        return 1;
+    }
+    pthread_mutex_init(&sv.mu, NULL);
+    wk_http_opts ho = wk_http_opts_default();
+    ho.host = "127.0.0.1";
+    ho.port = (uint16_t)port;
+    const wk_http_route routes[] = {
+        {"GET", "/v3/pay/transactions/out-trade-no/*", sim__query, &sv, 0, "query"},
+        {"GET", "/sim/confirm", sim__confirm_page, &sv, 0, "confirm"},
+        {"POST", "/sim/pay", sim__pay, &sv, 4096, "pay"},
+    };
+    wk_http *h = NULL;
+    int rc = 1;
+    if (wk_http_start(&ho, routes, sizeof routes / sizeof routes[0], &h, &d)) {
+        fprintf(stderr, "wattkeeper paysim: %s\n", d.msg);
+        goto done;
+    }
+    printf("paysim (SANDBOX, not a payment channel) http://127.0.0.1:%d/\n", wk_http_port(h));
+    fflush(stdout);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = sim__on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    while (!sim__stop)
+        usleep(100000);
+    rc = 0;
+done:
+    wk_http_stop(h);
+    wk_pay_privkey_free(sv.platform);
+    wk_pay_pubkey_free(sv.merchant);
+    pthread_mutex_destroy(&sv.mu);
+    return rc;
+}
+
 int wk_cmd_paysim(int argc, char **argv)
 {
     static const char usage[] =
         "usage: wattkeeper paysim keys --dir DIR\n"
         "       wattkeeper paysim notify --dir DIR --channel wechat|alipay --order OUT_TRADE_NO\n"
         "                        --amount-fen N --txn CHANNEL_TXN_ID [--state STATE]\n"
-        "                        [--url URL [--attempts N] [--retry-ms MS]] [--out PREFIX]\n";
+        "                        [--url URL [--attempts N] [--retry-ms MS]] [--out PREFIX]\n"
+        "       wattkeeper paysim serve --dir DIR [--port N] [--notify-url URL] [--drop-notify]\n";
     if (argc < 2 || !strcmp(argv[1], "--help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         if (argc >= 2)
@@ -265,7 +548,8 @@ int wk_cmd_paysim(int argc, char **argv)
     wk_opt o[] = {{"dir", true, NULL},      {"channel", true, NULL},  {"order", true, NULL},
                   {"amount-fen", true, NULL}, {"txn", true, NULL},    {"state", true, NULL},
                   {"url", true, NULL},      {"out", true, NULL},      {"attempts", true, NULL},
-                  {"retry-ms", true, NULL}};
+                  {"retry-ms", true, NULL}, {"port", true, NULL},      {"notify-url", true, NULL},
+                  {"drop-notify", false, NULL}};
     size_t n = sizeof o / sizeof o[0];
     wk_args a;
     if (!wk_args_parse("paysim", argc, argv, 2, o, n, &a) || a.n_pos) {
@@ -282,6 +566,8 @@ int wk_cmd_paysim(int argc, char **argv)
     }
     if (!strcmp(argv[1], "notify"))
         return sim__notify(o, n);
+    if (!strcmp(argv[1], "serve"))
+        return sim__serve(o, n);
     fputs(usage, stderr);
     return 2;
 }

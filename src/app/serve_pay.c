@@ -10,6 +10,7 @@
  *   GET  /api/v1/orders/{no}  an order's state (admin token).
  *   POST /api/v1/reconcile?channel=C  a daily bill in, the discrepancy report out (admin).
  *   POST /api/v1/counter/{payments,refunds,settlements}  staff money at the office (admin).
+ *   POST /api/v1/orders/{no}/query  ask the channel about an order stuck in created (admin).
  *
  * Verification (signature, window, decryption, business facts) runs on the HTTP thread and
  * touches no state; only the credit goes to the main loop (serve.h). The channel is
@@ -441,4 +442,78 @@ int wk_serve_pay_counter(wk_http_req *req, wk_http_resp *resp, void *ctx)
         snprintf(out, sizeof out, "{\"account_id\":%lld,\"amount_fen\":%lld,\"existed\":%s}", (long long)c.account_id,
                  (long long)c.amount_fen, c.existed ? "true" : "false");
     return wk_http_resp_json(resp, c.existed ? 200 : 201, out) ? -1 : 0;
+}
+
+/* ---- order query (lost notifications) ---- */
+
+typedef struct query_call {
+    order_call oc;
+    wk_pay_payment p;
+    bool duplicate;
+} query_call;
+
+static wk_err pay__query_credit_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    query_call *c = ctx;
+    wk_err e = wk_pay_credit(env->hd, &c->p, "query", env->now_ms, &c->duplicate, d);
+    if (!e)
+        e = wk_pay_order_get(env->st, c->oc.out_trade_no, &c->oc.o, d);
+    return e;
+}
+
+/* POST /api/v1/orders/{out_trade_no}/query: asks the channel about an order still in
+ * created (its notification may be lost) and credits it through the same path when the
+ * channel says it was paid. The channel call runs on this HTTP thread. */
+int wk_serve_pay_orders_query(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    wk_serve *s = ctx;
+    if (!wk_serve_http_authorized(s, req))
+        return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
+    const char *rest = wk_http_req_path_rest(req);
+    size_t rl = rest ? strlen(rest) : 0;
+    if (rl <= 6 || strcmp(rest + rl - 6, "/query") || rl - 6 >= WK_PAY_OUT_TRADE_NO_MAX)
+        return pay__err(resp, 404, "not_found", "no such route", NULL);
+    query_call *c = wk_calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    snprintf(c->oc.out_trade_no, sizeof c->oc.out_trade_no, "%.*s", (int)(rl - 6), rest);
+    wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = pay__order_get_fn, .ctx = &c->oc};
+    wk_err e = wk_serve_submit(s, &r, 10000);
+    int rc;
+    if (e || r.result) {
+        rc = pay__submit_answer(resp, e, &r);
+        goto done;
+    }
+    if (c->oc.o.channel != WK_PAY_WECHAT) {
+        rc = pay__err(resp, 501, "not_implemented", "the Alipay order query (alipay.trade.query) is not built", NULL);
+        goto done;
+    }
+    bool paid = false;
+    wk_diag d = {{0}};
+    e = wk_pay_wechat_query(g_pay, c->oc.out_trade_no, (int64_t)time(NULL), &c->p, &paid, &d);
+    if (e) {
+        wk_log(WK_LOG_WARN, "order query failed", "order=%s error=%s why=%s", WK_LOG_Q(c->oc.out_trade_no),
+               wk_err_str(e), WK_LOG_Q(d.msg));
+        rc = pay__err(resp, e == WK_ENOTFOUND ? 404 : e == WK_EINVAL ? 400 : 502, "channel", d.msg, NULL);
+        goto done;
+    }
+    if (paid) {
+        wk_serve_req r2 = {.kind = WK_SERVE_REQ_CALL, .fn = pay__query_credit_fn, .ctx = c};
+        e = wk_serve_submit(s, &r2, 10000);
+        if (e || r2.result) {
+            rc = pay__submit_answer(resp, e, &r2);
+            goto done;
+        }
+        wk_log(WK_LOG_INFO, c->duplicate ? "order query: already credited" : "order query: credited",
+               "order=%s txn=%s amount_fen=%lld", WK_LOG_Q(c->oc.out_trade_no), WK_LOG_Q(c->p.txn_id),
+               (long long)c->p.amount_fen);
+    }
+    char out[400];
+    snprintf(out, sizeof out, "{\"out_trade_no\":\"%s\",\"state\":\"%s\",\"channel_state\":\"%s\",\"credited_now\":%s}",
+             c->oc.out_trade_no, wk_pay_order_state_str(c->oc.o.state), c->p.status,
+             paid && !c->duplicate ? "true" : "false");
+    rc = wk_http_resp_json(resp, 200, out) ? -1 : 0;
+done:
+    wk_free(c);
+    return rc;
 }

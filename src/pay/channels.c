@@ -76,6 +76,18 @@ wk_err wk_pay_channels_load(const wk_config *c, wk_pay_channels **out, wk_diag *
             snprintf(w->serials[w->n_keys], sizeof w->serials[0], "%s", c->pay.wechat_pubkey_id);
             w->n_keys++;
         }
+        snprintf(p->api_base, sizeof p->api_base, "%s", c->pay.wechat_api_base);
+        if (c->pay.wechat_merchant_key_file[0]) {
+            if (!c->pay.wechat_merchant_serial[0]) {
+                e = wk_diag_set(d, WK_EINVAL, "[pay] wechat_merchant_serial: required with wechat_merchant_key_file");
+                goto fail;
+            }
+            snprintf(p->merchant_serial, sizeof p->merchant_serial, "%s", c->pay.wechat_merchant_serial);
+            if ((e = wk_pay_privkey_load(c->pay.wechat_merchant_key_file, &p->merchant_key, d))) {
+                wk_diag_prefix(d, "[pay] wechat_merchant_key_file");
+                goto fail;
+            }
+        }
         if (!w->n_keys) {
             e = wk_diag_set(d, WK_EINVAL, "[pay] wechat_platform_cert: a platform certificate or "
                                           "wechat_pubkey_file is required");
@@ -109,6 +121,7 @@ void wk_pay_channels_free(wk_pay_channels *p)
     for (size_t i = 0; i < p->wechat.n_keys; i++)
         wk_pay_pubkey_free(p->wechat.keys[i]);
     wk_pay_pubkey_free(p->alipay.key);
+    wk_pay_privkey_free(p->merchant_key);
     memset(p->wechat.apiv3_key, 0, sizeof p->wechat.apiv3_key);
     wk_free(p);
 }

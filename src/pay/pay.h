@@ -48,6 +48,7 @@ wk_err wk_pay_channel_parse(const char *s, wk_pay_channel *c, wk_diag *d) WK_MUS
 /* ---- crypto (crypto.c): OpenSSL 3 EVP ---- */
 
 typedef struct wk_pay_pubkey wk_pay_pubkey;
+typedef struct wk_pay_privkey wk_pay_privkey; /* sandbox.c */
 
 /* Loads an RSA public key from PEM text: a certificate ("BEGIN CERTIFICATE"; serial, when
  * not NULL, receives its serial as uppercase hex without leading zero bytes, as WeChat's
@@ -318,6 +319,10 @@ typedef struct wk_pay_channels {
     wk_pay_wechat_cfg wechat; /* keys owned by this struct */
     wk_pay_alipay_cfg alipay;
     wk_pay_limits limits;
+    /* WeChat API client (order query): on when a merchant key is configured */
+    wk_pay_privkey *merchant_key;
+    char merchant_serial[WK_PAY_ID_MAX];
+    char api_base[1024];
 } wk_pay_channels;
 
 /* Builds the channels from [pay]: WeChat Pay is on when wechat_mchid is set (then appid,
@@ -330,9 +335,26 @@ wk_err wk_pay_channels_load(const struct wk_config *c, wk_pay_channels **out,
                             wk_diag *d) WK_MUST_CHECK;
 void wk_pay_channels_free(wk_pay_channels *p);
 
-/* ---- sandbox signing (sandbox.c): what the channels do, for paysim and the tests ---- */
+/* ---- channel API client (client.c): blocking HTTP, never on the main loop ---- */
 
-typedef struct wk_pay_privkey wk_pay_privkey;
+/* The Authorization header value of a WeChat Pay API v3 request: WECHATPAY2-SHA256-RSA2048
+ * with mchid, nonce_str, timestamp, serial_no and the signature over
+ * "METHOD\nURL path+query\ntimestamp\nnonce\nbody\n". out cap >= 1024. */
+wk_err wk_pay_wechat_authorization(const char *mchid, const wk_pay_privkey *k, const char *serial,
+                                   const char *method, const char *path_query, const char *body,
+                                   int64_t ts_s, char *out, size_t cap, wk_diag *d) WK_MUST_CHECK;
+
+/* Queries WeChat Pay for our order (GET <api_base>/v3/pay/transactions/out-trade-no/{no}
+ * ?mchid=...), signed with the merchant key. The response is authenticated like a
+ * notification (Wechatpay-* headers, same keys and window) and its transaction checked by
+ * wk_pay_wechat_transaction; out is filled. *paid = true for trade_state SUCCESS; false
+ * with out->status set (NOTPAY, CLOSED, ...) otherwise. WK_ENOTFOUND when WeChat does not
+ * know the order, WK_EIO for transport failures, WK_ECRYPTO when the response does not
+ * verify, WK_EINVAL when no merchant key is configured. */
+wk_err wk_pay_wechat_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s,
+                           wk_pay_payment *out, bool *paid, wk_diag *d) WK_MUST_CHECK;
+
+/* ---- sandbox signing (sandbox.c): what the channels do, for paysim and the tests ---- */
 
 /* Generates an RSA-2048 key pair. *out is freed with wk_pay_privkey_free. */
 wk_err wk_pay_privkey_generate(wk_pay_privkey **out, wk_diag *d) WK_MUST_CHECK;
@@ -347,6 +369,11 @@ void wk_pay_privkey_free(wk_pay_privkey *k);
 /* Signs msg with RSASSA-PKCS1-v1_5 / SHA-256 into base64 sig (cap >= 512). */
 wk_err wk_pay_rsa_sign(const wk_pay_privkey *k, const void *msg, size_t len, char *sig, size_t cap,
                        wk_diag *d) WK_MUST_CHECK;
+
+/* The transaction JSON WeChat returns for p (query answers, notification plaintext);
+ * returns its length or -1 when cap is too small. */
+int wk_pay_wechat_transaction_json(const wk_pay_wechat_cfg *c, const wk_pay_payment *p,
+                                   const char *trade_state, char *out, size_t cap);
 
 /* Builds a WeChat TRANSACTION.SUCCESS notification for p (mchid/appid from c) as WeChat
  * does: transaction JSON encrypted with c->apiv3_key (AES-256-GCM, AAD "transaction",

@@ -105,6 +105,20 @@ wk_err wk_pay_rsa_sign(const wk_pay_privkey *k, const void *msg, size_t len, cha
     return WK_OK;
 }
 
+int wk_pay_wechat_transaction_json(const wk_pay_wechat_cfg *c, const wk_pay_payment *p, const char *trade_state,
+                                   char *out, size_t cap)
+{
+    int n = snprintf(out, cap,
+                     "{\"mchid\":\"%s\",\"appid\":\"%s\",\"out_trade_no\":\"%s\",\"transaction_id\":\"%s\","
+                     "\"trade_type\":\"NATIVE\",\"trade_state\":\"%s\",\"trade_state_desc\":\"sandbox\","
+                     "\"bank_type\":\"OTHERS\",\"attach\":\"\",\"success_time\":\"2024-01-01T12:00:05+08:00\","
+                     "\"payer\":{\"openid\":\"sandbox-payer\"},\"amount\":{\"total\":%lld,\"payer_total\":%lld,"
+                     "\"currency\":\"CNY\",\"payer_currency\":\"CNY\"}}",
+                     c->mchid, c->appid, p->out_trade_no, p->txn_id, trade_state, (long long)p->amount_fen,
+                     (long long)p->amount_fen);
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
 static void sandbox__random_text(char *out, size_t n)
 {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -121,15 +135,8 @@ wk_err wk_pay_wechat_sign_notification(const wk_pay_wechat_cfg *c, const wk_pay_
                                        char *sig, wk_diag *d)
 {
     char plain[1024];
-    int pl = snprintf(plain, sizeof plain,
-                      "{\"mchid\":\"%s\",\"appid\":\"%s\",\"out_trade_no\":\"%s\",\"transaction_id\":\"%s\","
-                      "\"trade_type\":\"NATIVE\",\"trade_state\":\"%s\",\"trade_state_desc\":\"sandbox\","
-                      "\"bank_type\":\"OTHERS\",\"attach\":\"\",\"success_time\":\"2024-01-01T12:00:05+08:00\","
-                      "\"payer\":{\"openid\":\"sandbox-payer\"},\"amount\":{\"total\":%lld,\"payer_total\":%lld,"
-                      "\"currency\":\"CNY\",\"payer_currency\":\"CNY\"}}",
-                      c->mchid, c->appid, p->out_trade_no, p->txn_id, trade_state,
-                      (long long)p->amount_fen, (long long)p->amount_fen);
-    if (pl < 0 || (size_t)pl >= sizeof plain)
+    int pl = wk_pay_wechat_transaction_json(c, p, trade_state, plain, sizeof plain);
+    if (pl < 0)
         return wk_diag_set(d, WK_ELIMIT, "transaction: too long");
     char gcm_nonce[13];
     sandbox__random_text(gcm_nonce, 12);

@@ -113,6 +113,9 @@ typedef struct wk_config {
         char wechat_platform_cert[WK_CONFIG_PATH_MAX];  /* PEM certificate; serial from it */
         char wechat_pubkey_file[WK_CONFIG_PATH_MAX];    /* WeChat Pay public key (PEM) */
         char wechat_pubkey_id[WK_CONFIG_NAME_MAX];      /* its id, PUB_KEY_ID_... */
+        char wechat_api_base[WK_CONFIG_PATH_MAX];       /* https://api.mch.weixin.qq.com */
+        char wechat_merchant_key_file[WK_CONFIG_PATH_MAX]; /* merchant API private key (PEM) */
+        char wechat_merchant_serial[WK_CONFIG_NAME_MAX]; /* serial of the merchant API cert */
         char alipay_app_id[WK_CONFIG_NAME_MAX];
         char alipay_seller_id[WK_CONFIG_NAME_MAX];
         char alipay_public_key[WK_CONFIG_PATH_MAX];     /* Alipay's public key (PEM or base64) */

@@ -1,0 +1,169 @@
+/*
+ * client.c - the WeChat Pay API v3 client side: the merchant's request signature
+ * (Authorization: WECHATPAY2-SHA256-RSA2048 ...) and the order query used for orders
+ * stuck in created (lost notifications). The response is verified with the same
+ * authenticator as notifications. Blocking (libcurl, 5 s timeout): call it from an HTTP
+ * thread or a job, never from serve's main loop.
+ */
+#include <curl/curl.h>
+#include <openssl/rand.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/mem.h"
+#include "pay/pay.h"
+
+wk_err wk_pay_wechat_authorization(const char *mchid, const wk_pay_privkey *k, const char *serial,
+                                   const char *method, const char *path_query, const char *body, int64_t ts_s,
+                                   char *out, size_t cap, wk_diag *d)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    uint8_t r[32];
+    char nonce[33];
+    if (RAND_bytes(r, sizeof r) != 1)
+        return wk_diag_set(d, WK_EIO, "nonce: no randomness");
+    for (int i = 0; i < 32; i++)
+        nonce[i] = abc[r[i] % (sizeof abc - 1)];
+    nonce[32] = 0;
+    size_t bl = body ? strlen(body) : 0, mcap = strlen(method) + strlen(path_query) + bl + 96;
+    char *msg = wk_malloc(mcap);
+    if (!msg)
+        return wk_diag_set(d, WK_ENOMEM, "request: out of memory");
+    int ml = snprintf(msg, mcap, "%s\n%s\n%lld\n%s\n%s\n", method, path_query, (long long)ts_s, nonce, body ? body : "");
+    char sig[512];
+    wk_err e = wk_pay_rsa_sign(k, msg, (size_t)ml, sig, sizeof sig, d);
+    wk_free(msg);
+    if (e)
+        return e;
+    int n = snprintf(out, cap,
+                     "WECHATPAY2-SHA256-RSA2048 mchid=\"%s\",nonce_str=\"%s\",signature=\"%s\",timestamp=\"%lld\","
+                     "serial_no=\"%s\"",
+                     mchid, nonce, sig, (long long)ts_s, serial);
+    if (n < 0 || (size_t)n >= cap)
+        return wk_diag_set(d, WK_ELIMIT, "Authorization: longer than %zu", cap - 1);
+    return WK_OK;
+}
+
+typedef struct client_resp {
+    char body[WK_PAY_BODY_MAX + 1];
+    size_t n;
+    bool overflow;
+    char ts[32], nonce[72], sig[700], serial[72];
+} client_resp;
+
+static size_t client__body(char *p, size_t size, size_t nmemb, void *ctx)
+{
+    client_resp *r = ctx;
+    size_t n = size * nmemb;
+    if (r->n + n > WK_PAY_BODY_MAX) {
+        r->overflow = true;
+        return 0;
+    }
+    memcpy(r->body + r->n, p, n);
+    r->n += n;
+    r->body[r->n] = 0;
+    return n;
+}
+
+/* Keeps the Wechatpay-* response headers (case-insensitive names). */
+static size_t client__header(char *p, size_t size, size_t nmemb, void *ctx)
+{
+    client_resp *r = ctx;
+    size_t n = size * nmemb;
+    static const struct {
+        const char *name;
+        size_t off, cap;
+    } want[] = {{"wechatpay-timestamp:", offsetof(client_resp, ts), sizeof r->ts},
+                {"wechatpay-nonce:", offsetof(client_resp, nonce), sizeof r->nonce},
+                {"wechatpay-signature:", offsetof(client_resp, sig), sizeof r->sig},
+                {"wechatpay-serial:", offsetof(client_resp, serial), sizeof r->serial}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        size_t l = strlen(want[i].name);
+        if (n > l && !strncasecmp(p, want[i].name, l)) {
+            size_t a = l, b = n;
+            while (a < b && p[a] == ' ')
+                a++;
+            while (b > a && (p[b - 1] == '\r' || p[b - 1] == '\n' || p[b - 1] == ' '))
+                b--;
+            char *dst = (char *)r + want[i].off;
+            snprintf(dst, want[i].cap, "%.*s", (int)(b - a), p + a);
+        }
+    }
+    return n;
+}
+
+wk_err wk_pay_wechat_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s, wk_pay_payment *out,
+                           bool *paid, wk_diag *d)
+{
+    *paid = false;
+    memset(out, 0, sizeof *out);
+    if (!ch->wechat_on || !ch->merchant_key)
+        return wk_diag_set(d, WK_EINVAL, "[pay] wechat_merchant_key_file: no merchant key, no queries");
+    for (const char *p = out_trade_no; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+              *p == '-'))
+            return wk_diag_set(d, WK_EINVAL, "out_trade_no: unexpected character");
+    char path[256], url[1400], auth[1200], auth_h[1300];
+    snprintf(path, sizeof path, "/v3/pay/transactions/out-trade-no/%s?mchid=%s", out_trade_no, ch->wechat.mchid);
+    snprintf(url, sizeof url, "%s%s", ch->api_base, path);
+    wk_err e = wk_pay_wechat_authorization(ch->wechat.mchid, ch->merchant_key, ch->merchant_serial, "GET", path, "",
+                                           now_s, auth, sizeof auth, d);
+    if (e)
+        return e;
+    snprintf(auth_h, sizeof auth_h, "Authorization: %s", auth);
+    client_resp *r = wk_calloc(1, sizeof *r);
+    if (!r)
+        return wk_diag_set(d, WK_ENOMEM, "query: out of memory");
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, auth_h);
+    h = curl_slist_append(h, "Accept: application/json");
+    long status = 0;
+    CURLcode cr = CURLE_FAILED_INIT;
+    if (c && h) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client__body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, client__header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        cr = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (cr != CURLE_OK || r->overflow) {
+        e = wk_diag_set(d, WK_EIO, "query %s: %s", url, r->overflow ? "response too long" : curl_easy_strerror(cr));
+        goto done;
+    }
+    /* every answer is signed, errors too: verify before believing any of it */
+    wk_pay_wechat_headers hd = {.timestamp = r->ts, .nonce = r->nonce, .signature = r->sig, .serial = r->serial};
+    if ((e = wk_pay_wechat_authenticate(&ch->wechat, &hd, r->body, r->n, now_s, d))) {
+        wk_diag_prefix(d, "query response");
+        goto done;
+    }
+    if (status == 404) {
+        e = wk_diag_set(d, WK_ENOTFOUND, "out_trade_no: WeChat Pay does not know order %s", out_trade_no);
+        goto done;
+    }
+    if (status != 200) {
+        e = wk_diag_set(d, WK_EIO, "query: HTTP %ld: %.200s", status, r->body);
+        goto done;
+    }
+    e = wk_pay_wechat_transaction(&ch->wechat, r->body, r->n, out, d);
+    if (e == WK_ECONFLICT && !strncmp(d->msg, "trade_state", 11) && out->status[0]) {
+        e = WK_OK; /* known and not paid (NOTPAY, CLOSED, ...) */
+    } else if (!e) {
+        *paid = true;
+    }
+    if (!e && strcmp(out->out_trade_no, out_trade_no)) {
+        *paid = false;
+        e = wk_diag_set(d, WK_ECONFLICT, "out_trade_no: the answer is about order %s", out->out_trade_no);
+    }
+done:
+    wk_free(r);
+    return e;
+}
