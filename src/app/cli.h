@@ -17,6 +17,7 @@ int wk_cmd_credit(int argc, char **argv);
 int wk_cmd_serve(int argc, char **argv);
 int wk_cmd_paysim(int argc, char **argv);
 int wk_cmd_reconcile(int argc, char **argv);
+int wk_cmd_user(int argc, char **argv);
 int wk_cmd_sim(int argc, char **argv);
 
 

@@ -62,15 +62,22 @@ static wk_err resolve_account(wk_ledger *lg, const char *s, const char *field, i
     return WK_OK;
 }
 
-static wk_err parse_fen(const char *s, const char *field, int64_t *out, wk_diag *d)
+/* Parses a whole number (fen, or a count when what says so). */
+static wk_err parse_int(const char *s, const char *field, const char *what, int64_t *out,
+                        wk_diag *d)
 {
     wk_diag pd;
     if (!s)
         return wk_diag_set(d, WK_EINVAL, "%s: missing", field);
     if (wk_dec_parse_str(s, 0, out, &pd) != WK_OK)
-        return wk_diag_set(d, WK_EINVAL, "%s: '%.64s' is not a whole number of fen (%s)", field,
-                           s, pd.msg);
+        return wk_diag_set(d, WK_EINVAL, "%s: '%.64s' is not a whole number of %s (%s)", field,
+                           s, what, pd.msg);
     return WK_OK;
+}
+
+static wk_err parse_fen(const char *s, const char *field, int64_t *out, wk_diag *d)
+{
+    return parse_int(s, field, "fen", out, d);
 }
 
 static int cmd_account_add(wk_ledger *lg, wk_args *a, wk_opt *o)
@@ -168,7 +175,7 @@ static int cmd_show(wk_ledger *lg, wk_args *a, wk_opt *o)
         return 2;
     }
     if ((e = resolve_account(lg, a->pos[1], "ACCOUNT", &id, &d)) ||
-        (o[O_LIMIT].value && (e = parse_fen(o[O_LIMIT].value, "--limit", &limit, &d))) ||
+        (o[O_LIMIT].value && (e = parse_int(o[O_LIMIT].value, "--limit", "rows", &limit, &d))) ||
         (e = wk_ledger_account_get(lg, id, &acc, &d)))
         goto fail;
     printf("account %lld %s kind=%s balance_fen=%lld debits_fen=%lld credits_fen=%lld", (long long)acc.id,

@@ -79,6 +79,7 @@ struct wk_serve {
     wk_serve_req *queue_head;
     atomic_int stopping;
     char admin_token[65];
+    int64_t frames_seen; /* main loop only */
 };
 
 const wk_config *wk_serve_config(wk_serve *s)
@@ -224,6 +225,7 @@ static void serve__on_message(void *ctx, const char *topic, const uint8_t *paylo
 {
     wk_serve *s = ctx;
     char address[13];
+    s->frames_seen++;
     if (!wk_mqtt_topic_address(topic, address))
         return;
     wk_diag d = {{0}};
@@ -460,7 +462,18 @@ int wk_cmd_serve(int argc, char **argv)
     int64_t next_tick = 0;
     while (!serve_stop) {
         int64_t now = serve__now_ms();
+        /* read everything the broker has for us (up to a batch), then commit once: one
+         * fsync per batch instead of per frame */
+        int64_t seen = s->frames_seen;
         wk_mqtt_loop(s->mq, 10, now);
+        wk_headend_stats hs;
+        for (int spins = 0; s->frames_seen != seen && spins < 4096; spins++) {
+            wk_headend_stats_get(s->hd, &hs);
+            if (hs.batch_pending >= s->cfg.headend.batch_max)
+                break;
+            seen = s->frames_seen;
+            wk_mqtt_loop(s->mq, 0, now);
+        }
         now = serve__now_ms();
         if (wk_headend_flush(s->hd, now, &d)) {
             atomic_store(&s->db_ok, 0);

@@ -34,6 +34,8 @@ static int usage(FILE *f)
             "                       connection per meter)\n"
             "  --key SECRET         master secret for per-meter keys and MQTT passwords\n"
             "                       (default wattkeeper-demo)\n"
+            "  --credentials FILE   MQTT passwords from username:password lines\n"
+            "  --write-credentials FILE  write username:password for every client and exit\n"
             "  --vacant PCT --shops PCT --anomalous PCT   fleet mix (default 10, 15, 3)\n"
             "  --drop P --dup P --delay P --reorder P     uplink faults, probability 0..1\n"
             "  --delay-max SECONDS  longest delay of a delayed frame (default 120)\n"
@@ -70,6 +72,7 @@ int wk_cmd_sim(int argc, char **argv)
     wk_sim_options o;
     wk_sim_options_default(&o);
     char host[256] = "";
+    const char *write_creds = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -118,6 +121,10 @@ int wk_cmd_sim(int argc, char **argv)
             ok = num(v, WK_SIM_METERS_MAX, &n) && ((o.gateway = (uint32_t)n), true);
         else if (!strcmp(a, "--key"))
             o.master_key = v;
+        else if (!strcmp(a, "--credentials"))
+            o.credentials_file = v;
+        else if (!strcmp(a, "--write-credentials"))
+            write_creds = v;
         else if (!strcmp(a, "--vacant"))
             ok = num(v, 100, &n) && ((o.vacant_pct = (uint32_t)n), true);
         else if (!strcmp(a, "--shops"))
@@ -150,6 +157,19 @@ int wk_cmd_sim(int argc, char **argv)
             fprintf(stderr, "sim: bad value '%s' for %s\n", v, a);
             return 2;
         }
+    }
+    if (write_creds) {
+        FILE *out = fopen(write_creds, "w");
+        if (!out) {
+            fprintf(stderr, "sim: cannot create %s\n", write_creds);
+            return 1;
+        }
+        wk_err e = wk_sim_write_credentials(&o, out);
+        if (fclose(out) != 0 || e != WK_OK) {
+            fprintf(stderr, "sim: writing %s failed\n", write_creds);
+            return 1;
+        }
+        return 0;
     }
     if (!host[0]) {
         fprintf(stderr, "sim: --broker HOST:PORT is required\n");

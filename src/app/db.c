@@ -3,6 +3,7 @@
  */
 #include "app/db.h"
 
+#include "api/auth.h"
 #include "headend/headend.h"
 #include "pay/pay.h"
 
@@ -13,6 +14,7 @@ const wk_schema *const wk_app_schemas[] = {
     &wk_ledger_schema,
     &wk_headend_schema,
     &wk_pay_schema,
+    &wk_auth_schema,
 };
 const size_t wk_app_n_schemas = sizeof wk_app_schemas / sizeof wk_app_schemas[0];
 
@@ -57,20 +59,20 @@ bool wk_app_ledger_open(const char *url, const char *key_file, const char *origi
     bool created = false;
     *st = NULL;
     *lg = NULL;
+    if (!wk_app_db_open(url, st))
+        return false;
     if (!wk_app_key_path(url, key_file, path, sizeof path)) {
         fprintf(stderr, "wattkeeper: --log-key-file: needed for this database URL\n");
-        return false;
+        goto fail;
     }
     wk_err e = wk_ledger_key_load_or_create(path, origin ? origin : WK_APP_ORIGIN_DEFAULT,
                                             &signer, &created, &d);
     if (e) {
         fprintf(stderr, "wattkeeper: %s (%s)\n", d.msg, wk_err_str(e));
-        return false;
+        goto fail;
     }
     if (created)
         fprintf(stderr, "wattkeeper: generated log key %s\n", path);
-    if (!wk_app_db_open(url, st))
-        goto fail;
     wk_ledger_opts lo = {.checkpoint_every_leaves = 1000, .checkpoint_interval_s = 300};
     e = wk_ledger_open(*st, &lo, &signer, lg, &d);
     if (e) {

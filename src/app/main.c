@@ -25,6 +25,7 @@ static const cmd commands[] = {
     {"credit", wk_cmd_credit, "credit an account through a running serve (closes the relay)"},
     {"reconcile", wk_cmd_reconcile, "reconcile a channel's daily bill through a running serve"},
     {"paysim", wk_cmd_paysim, "sandbox stand-in for WeChat Pay / Alipay: keys and signed notifications"},
+    {"user", wk_cmd_user, "add a staff or resident login"},
     {"sim", wk_cmd_sim, "run a fleet of simulated meters against an MQTT broker"},
 };
 

@@ -130,6 +130,11 @@ bad:
 
 char *wk_time_format(int64_t unix_s, int32_t offset_s, char *buf, size_t n)
 {
+    /* years 0000..9999 only: beyond, the calendar arithmetic below would overflow */
+    if (unix_s < INT64_C(-62167219200) || unix_s > INT64_C(253402300799)) {
+        snprintf(buf, n, "(time out of range)");
+        return buf;
+    }
     int64_t local = unix_s + offset_s;
     int64_t days = wk_floor_div(local, 86400);
     int64_t sod = local - days * 86400;

@@ -49,20 +49,9 @@ static void hd__event(wk_headend *hd, int64_t now_ms, const char *kind, int64_t 
         hd->on_event(hd->event_ctx, kind, address ? address : "", detail);
 }
 
-/* Runs a statement with only integer/text parameters that returns no row. */
 static wk_err hd__exec_i(wk_headend *hd, const char *sql, int n, const int64_t *v, wk_diag *d)
 {
-    wk_stmt *s;
-    wk_err e = wk_store_prepare(hd->st, sql, &s, d);
-    if (e)
-        return e;
-    for (int i = 0; i < n && !e; i++)
-        e = wk_stmt_bind_i64(s, i + 1, v[i]);
-    bool row;
-    if (!e)
-        e = wk_stmt_step(s, &row, d);
-    wk_stmt_reset(s);
-    return e;
+    return wk_store_run_i64(hd->st, sql, v, n, d);
 }
 
 const wk_tariff *hd__tariff_get(wk_headend *hd, const char *name, wk_diag *d)
@@ -120,6 +109,45 @@ static void hd__touch(wk_headend *hd, int64_t account_id)
             return;
     if (hd->n_touched < HD_TOUCHED_MAX)
         hd->touched[hd->n_touched++] = account_id;
+}
+
+/* Frames to publish once the current transaction has committed. */
+static void hd__queue_publish(wk_headend *hd, const char *address, const uint8_t *wire, size_t len)
+{
+    if (hd->n_out == HD_OUT_MAX || len > sizeof hd->out[0].wire) {
+        hd->stats.publish_failed++; /* the command stays 'sent': the retry timer resends it */
+        return;
+    }
+    hd_out *o = &hd->out[hd->n_out++];
+    memcpy(o->address, address, sizeof o->address);
+    memcpy(o->wire, wire, len);
+    o->len = len;
+}
+
+/* After a commit: sends the queued frames. After a rollback: forgets them. */
+static void hd__after_txn(wk_headend *hd, bool committed)
+{
+    for (int i = 0; committed && i < hd->n_out; i++)
+        if (hd->publish &&
+            hd->publish(hd->publish_ctx, hd->out[i].address, hd->out[i].wire, hd->out[i].len))
+            hd->stats.publish_failed++;
+    hd->n_out = 0;
+}
+
+/* Commits and then publishes; on failure rolls back and forgets the queued frames. */
+static wk_err hd__commit(wk_headend *hd, wk_diag *d)
+{
+    wk_err e = wk_store_commit(hd->st, d);
+    if (e)
+        wk_store_rollback(hd->st);
+    hd__after_txn(hd, e == WK_OK);
+    return e;
+}
+
+static void hd__rollback(wk_headend *hd)
+{
+    wk_store_rollback(hd->st);
+    hd__after_txn(hd, false);
 }
 
 /* ---- open / close ---- */
@@ -225,6 +253,7 @@ typedef struct hd_meter {
     int64_t last_reading_s;
     int64_t last_wh[5]; /* total, t1..t4 */
     int64_t account_id; /* open account of its unit, 0 = none */
+    int64_t ct_ratio;   /* current-transformer ratio: energy = register delta x ratio */
 } hd_meter;
 
 static void hd__meter_row(wk_stmt *s, hd_meter *m)
@@ -250,6 +279,7 @@ static void hd__meter_row(wk_stmt *s, hd_meter *m)
     for (int i = 0; i < 5; i++)
         m->last_wh[i] = wk_stmt_i64(s, 10 + i);
     m->account_id = wk_stmt_is_null(s, 15) ? 0 : wk_stmt_i64(s, 15);
+    m->ct_ratio = wk_stmt_i64(s, 16);
 }
 
 static wk_err hd__meter_by(wk_headend *hd, const char *sql, const char *address, int64_t id,
@@ -276,7 +306,7 @@ static wk_err hd__meter_by_address(wk_headend *hd, const char *address, hd_meter
     static const char sql[] =
         "SELECT m.id, m.address, m.close_mode, m.auth, m.key, m.counter, m.online, m.relay,"
         " m.last_seen_s, m.last_reading_s, m.last_total_wh, m.last_t1_wh, m.last_t2_wh,"
-        " m.last_t3_wh, m.last_t4_wh, a.id"
+        " m.last_t3_wh, m.last_t4_wh, a.id, m.ct_ratio"
         " FROM meter m LEFT JOIN account a ON a.unit_id = m.unit_id AND a.status = 'open'"
         " WHERE m.address = ?";
     return hd__meter_by(hd, sql, address, 0, m, d);
@@ -287,7 +317,7 @@ static wk_err hd__meter_by_id(wk_headend *hd, int64_t id, hd_meter *m, wk_diag *
     static const char sql[] =
         "SELECT m.id, m.address, m.close_mode, m.auth, m.key, m.counter, m.online, m.relay,"
         " m.last_seen_s, m.last_reading_s, m.last_total_wh, m.last_t1_wh, m.last_t2_wh,"
-        " m.last_t3_wh, m.last_t4_wh, a.id"
+        " m.last_t3_wh, m.last_t4_wh, a.id, m.ct_ratio"
         " FROM meter m LEFT JOIN account a ON a.unit_id = m.unit_id AND a.status = 'open'"
         " WHERE m.id = ?";
     return hd__meter_by(hd, sql, NULL, id, m, d);
@@ -298,7 +328,7 @@ static wk_err hd__meter_of_account(wk_headend *hd, int64_t account_id, hd_meter 
     static const char sql[] =
         "SELECT m.id, m.address, m.close_mode, m.auth, m.key, m.counter, m.online, m.relay,"
         " m.last_seen_s, m.last_reading_s, m.last_total_wh, m.last_t1_wh, m.last_t2_wh,"
-        " m.last_t3_wh, m.last_t4_wh, a.id"
+        " m.last_t3_wh, m.last_t4_wh, a.id, m.ct_ratio"
         " FROM account a JOIN meter m ON m.unit_id = a.unit_id WHERE a.id = ?";
     return hd__meter_by(hd, sql, NULL, account_id, m, d);
 }
@@ -314,6 +344,7 @@ typedef struct hd_account {
     int64_t deferred_until_s;
     bool has_state;
     wk_rate_state rate;
+    char policy[1024]; /* the community's overrides (JSON), "" = none */
 } hd_account;
 
 static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
@@ -321,7 +352,7 @@ static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
     static const char sql[] =
         "SELECT a.id, a.wallet_account_id, c.revenue_account_id, c.tariff, a.status, a.vacant,"
         " a.emergency_taken, a.guarantee_until_s, a.warned_level, a.deferred_until_s,"
-        " a.rate_state"
+        " a.rate_state, c.policy"
         " FROM account a JOIN unit u ON u.id = a.unit_id JOIN building b ON b.id = u.building_id"
         " JOIN community c ON c.id = b.community_id WHERE a.id = ?";
     wk_stmt *s;
@@ -348,6 +379,8 @@ static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
         a->guarantee_until_s = wk_stmt_i64(s, 7);
         a->warned_level = (int)wk_stmt_i64(s, 8);
         a->deferred_until_s = wk_stmt_i64(s, 9);
+        const char *pol = wk_stmt_is_null(s, 11) ? NULL : wk_stmt_text(s, 11, &n);
+        snprintf(a->policy, sizeof a->policy, "%s", pol ? pol : "");
         const uint8_t *blob = wk_stmt_blob(s, 10, &n);
         if (blob && n == 1 + sizeof a->rate && blob[0] == HD_RATE_STATE_VERSION) {
             memcpy(&a->rate, blob + 1, sizeof a->rate);
@@ -411,10 +444,9 @@ static wk_err hd__command_send(wk_headend *hd, int64_t cmd_id, const hd_meter *m
                         5, v2, d)))
         return e;
     hd->stats.commands_sent++;
-    /* a failed publish (broker down) is not an error of the transaction: the command stays
-     * 'sent' and the retry timer sends it again, fresh */
-    if (hd->publish && hd->publish(hd->publish_ctx, m->address, wire, len))
-        hd->stats.publish_failed++;
+    /* sent only after the transaction commits (a close must never go out for a credit that
+     * did not commit); a failed publish leaves the command 'sent' for the retry timer */
+    hd__queue_publish(hd, m->address, wire, len);
     char detail[160];
     snprintf(detail, sizeof detail, "command=%lld action=%s counter=%lld deadline_s=%lld",
              (long long)cmd_id, action, (long long)counter, (long long)deadline_s);
@@ -432,8 +464,7 @@ static wk_err hd__publish_read(wk_headend *hd, const hd_meter *m, uint32_t di, w
     wk_err e = wk_dlt645_encode(&f, 4, wire, sizeof wire, &len);
     if (e)
         return wk_diag_set(d, e, "cannot encode a read for %s", m->address);
-    if (hd->publish && hd->publish(hd->publish_ctx, m->address, wire, len))
-        hd->stats.publish_failed++; /* retried by the timers */
+    hd__queue_publish(hd, m->address, wire, len);
     return WK_OK;
 }
 
@@ -618,11 +649,21 @@ static wk_err hd__apply_policy(wk_headend *hd, int64_t account_id, const char *c
         .vacant = a.vacant,
         .emergency_taken = a.emergency_taken,
         .guarantee_until_s = a.guarantee_until_s,
-        .daily_cost_fen = hd->o.policy.warn_days[0] ? hd__daily_cost(hd, account_id, now_ms / 1000) : 0,
+        .daily_cost_fen = 0, /* set below once the community's policy is known */
         .warned_level = (uint8_t)a.warned_level,
     };
+    wk_policy pol;
+    wk_diag pd;
+    if (hd__policy_apply(&hd->o.policy, a.policy, "community policy", &pol, &pd)) {
+        /* validated when written; if the row was edited by hand, fall back to the default
+         * and say so rather than stop booking */
+        hd__event(hd, now_ms, "policy_invalid", m.id, account_id, m.address, pd.msg);
+        pol = hd->o.policy;
+    }
+    if (pol.warn_days[0])
+        pa.daily_cost_fen = hd__daily_cost(hd, account_id, now_ms / 1000);
     wk_policy_decision dec;
-    wk_policy_decide(&hd->o.policy, &pa, now_ms / 1000, &dec);
+    wk_policy_decide(&pol, &pa, now_ms / 1000, &dec);
     int64_t deferred = dec.relay == WK_ACT_DEFER_TRIP ? dec.retry_at_s : 0;
     if (dec.warned_level != a.warned_level || deferred != a.deferred_until_s) {
         int64_t v[3] = {dec.warned_level, deferred, account_id};
@@ -697,6 +738,11 @@ static wk_err hd__reading(wk_headend *hd, hd_meter *m, const int64_t *vals, int6
             /* an older register than the last one: a reordered redelivery */
             hd->stats.stale++;
             return WK_OK;
+        }
+        if (m->ct_ratio > 1) { /* a CT meter registers a fraction of the energy */
+            iv.energy_wh *= m->ct_ratio;
+            for (int i = 0; i < WK_SLOT_N; i++)
+                iv.slot_wh[i] *= m->ct_ratio;
         }
         energy = iv.energy_wh;
         if (have_account) {
@@ -933,13 +979,10 @@ wk_err wk_headend_flush(wk_headend *hd, int64_t now_ms, wk_diag *d)
     /* the policy runs inside the same transaction, after the deductions it depends on */
     for (int i = 0; i < hd->n_touched && !e; i++)
         e = hd__apply_policy(hd, hd->touched[i], "reading", now_ms, now_ms, d);
-    if (e) {
-        wk_store_rollback(hd->st);
-    } else {
-        e = wk_store_commit(hd->st, d);
-        if (e)
-            wk_store_rollback(hd->st);
-    }
+    if (e)
+        hd__rollback(hd);
+    else
+        e = hd__commit(hd, d);
     hd->in_batch = false;
     hd->batch_n = 0;
     hd->n_touched = 0;
@@ -1056,9 +1099,9 @@ wk_err wk_headend_tick(wk_headend *hd, int64_t now_ms, wk_diag *d)
     }
     if (e)
         goto fail;
-    return wk_store_commit(hd->st, d);
+    return hd__commit(hd, d);
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }
 
@@ -1113,9 +1156,9 @@ wk_err wk_headend_credit_with(wk_headend *hd, int64_t account_id, int64_t amount
         if ((e = hd__apply_policy(hd, account_id, "credit", now_ms, now_ms, d)))
             goto fail;
     }
-    return wk_store_commit(hd->st, d);
+    return hd__commit(hd, d);
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }
 
@@ -1135,9 +1178,9 @@ static wk_err hd__staff(wk_headend *hd, int64_t account_id, const char *sql, int
     hd__event(hd, now_ms, kind, 0, account_id, NULL, detail);
     if ((e = hd__apply_policy(hd, account_id, kind, now_ms, now_ms, d)))
         goto fail;
-    return wk_store_commit(hd->st, d);
+    return hd__commit(hd, d);
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }
 
@@ -1168,7 +1211,10 @@ wk_err wk_headend_emergency(wk_headend *hd, int64_t account_id, int64_t now_ms, 
         goto fail;
     wk_policy_account pa = {.balance_fen = w.balance_fen, .vacant = a.vacant,
                             .emergency_taken = a.emergency_taken};
-    if ((e = wk_policy_take_emergency(&hd->o.policy, &pa, d)))
+    wk_policy pol;
+    if (hd__policy_apply(&hd->o.policy, a.policy, "community policy", &pol, NULL))
+        pol = hd->o.policy;
+    if ((e = wk_policy_take_emergency(&pol, &pa, d)))
         goto fail;
     int64_t v[1] = {account_id};
     if ((e = hd__exec_i(hd, "UPDATE account SET emergency_taken = 1 WHERE id = ?", 1, v, d)))
@@ -1176,9 +1222,9 @@ wk_err wk_headend_emergency(wk_headend *hd, int64_t account_id, int64_t now_ms, 
     hd__event(hd, now_ms, "emergency_credit", 0, account_id, NULL, "resident took emergency credit");
     if ((e = hd__apply_policy(hd, account_id, "emergency credit", now_ms, now_ms, d)))
         goto fail;
-    return wk_store_commit(hd->st, d);
+    return hd__commit(hd, d);
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }
 
@@ -1205,7 +1251,7 @@ wk_err wk_headend_sweep(wk_headend *hd, int64_t now_ms, int64_t *n_accounts, wk_
         wk_stmt_reset(s);
         for (int64_t i = 0; i < got && !e; i++)
             e = hd__apply_policy(hd, ids[i], "start-up sweep", now_ms, now_ms, d);
-        if (e || (e = wk_store_commit(hd->st, d)))
+        if (e || (e = hd__commit(hd, d)))
             goto fail;
         n += got;
         if (got < 256)
@@ -1216,6 +1262,6 @@ wk_err wk_headend_sweep(wk_headend *hd, int64_t now_ms, int64_t *n_accounts, wk_
         *n_accounts = n;
     return WK_OK;
 fail:
-    wk_store_rollback(hd->st);
+    hd__rollback(hd);
     return e;
 }

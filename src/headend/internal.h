@@ -15,6 +15,14 @@
 #define HD_RATE_STATE_VERSION 1
 #define HD_ADJUSTMENT_ACCOUNT "adjustment:headend"
 
+#define HD_OUT_MAX 4096
+
+typedef struct hd_out {
+    char address[13];
+    uint8_t wire[48]; /* commands and reads are at most 44 bytes with preamble */
+    size_t len;
+} hd_out;
+
 typedef struct hd_tariff {
     char name[64];
     wk_tariff *t;
@@ -39,6 +47,8 @@ struct wk_headend {
     int n_touched;
     int64_t touched[HD_TOUCHED_MAX];
     int64_t adjustment_id;
+    int n_out;
+    hd_out out[HD_OUT_MAX];
     wk_headend_stats stats;
 };
 
@@ -47,6 +57,11 @@ struct wk_headend {
 const wk_tariff *hd__tariff_get(wk_headend *hd, const char *name, wk_diag *d);
 /* A 16-byte ledger id: SHA-256 of a domain-separated text, truncated. */
 void hd__id_from(const char *text, uint8_t id[16]);
+/* A community's policy: the default with the overrides of the JSON text applied (NULL or
+ * "" = none). path names the JSON in messages. */
+wk_err hd__policy_apply(const wk_policy *base, const char *json, const char *path, wk_policy *out,
+                        wk_diag *d) WK_MUST_CHECK;
+
 /* The ledger account that funds opening balances and staff credits. */
 int64_t hd__adjustment_id(const wk_headend *hd);
 

@@ -109,8 +109,12 @@ static const char v1_sqlite[] =
     ") STRICT;"
     "CREATE INDEX event_time ON event (time_ms);";
 
+/* per-community balance-policy overrides (JSON, validated when written; docs/headend.md) */
+static const char v2_sqlite[] = "ALTER TABLE community ADD COLUMN policy TEXT;";
+
 static const wk_migration migrations[] = {
     {1, "registry, readings, commands, events", v1_sqlite, NULL},
+    {2, "community policy overrides", v2_sqlite, NULL},
 };
 
 const wk_schema wk_headend_schema = {"headend", migrations,

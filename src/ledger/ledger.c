@@ -10,8 +10,10 @@
  * and checkpoints append-only for anyone going through SQL without dropping them first;
  * wk_ledger_verify catches those who do.
  *
- * Invariants: one leaf per transfer, written in the same savepoint; balances change only
- * in that savepoint; a failed step rolls the savepoint back, so nothing partial survives.
+ * Invariants: one leaf per transfer, written in the same transaction as the transfer and
+ * its balance updates. A transfer is checked completely by reads before its first write, so
+ * a rejection writes nothing; a linked batch runs in a savepoint that a failing member
+ * rolls back; a failure after a write (I/O) poisons the caller's transaction.
  */
 #include "ledger/ledger.h"
 
@@ -222,9 +224,6 @@ fail:
     return ledger__end(lg, own, e, d);
 }
 
-static const char ACCOUNT_COLS[] =
-    "id, name, kind, floor_fen, debits_fen, credits_fen FROM ledger_account";
-
 static void ledger__row_account(wk_stmt *s, wk_account *a)
 {
     size_t len = 0;
@@ -269,7 +268,6 @@ wk_err wk_ledger_account_get(wk_ledger *lg, int64_t id, wk_account *out, wk_diag
 {
     static const char sql[] = "SELECT id, name, kind, floor_fen, debits_fen, credits_fen "
                               "FROM ledger_account WHERE id = ?";
-    (void)ACCOUNT_COLS;
     return ledger__account_query(lg, sql, id, NULL, out, d);
 }
 
@@ -476,7 +474,8 @@ static wk_err ledger__check_transfer(const wk_transfer *t, wk_diag *d)
     return WK_OK;
 }
 
-/* The id exists: same content -> *res from the stored row; other content -> WK_EEXIST. */
+/* Looks the id up: absent -> WK_ENOTFOUND; same content -> WK_OK with *res from the stored
+ * row (existed); other content -> WK_EEXIST naming the first differing field. */
 static wk_err ledger__replay(wk_ledger *lg, const wk_transfer *t, wk_transfer_result *res,
                              wk_diag *d)
 {
@@ -484,10 +483,8 @@ static wk_err ledger__replay(wk_ledger *lg, const wk_transfer *t, wk_transfer_re
     char hex[33];
     const char *reason = t->reason ? t->reason : "";
     wk_err e = wk_ledger_transfer_get(lg, t->id, &r, d);
-    if (e == WK_ENOTFOUND)
-        return wk_diag_set(d, WK_EINTERNAL, "ledger: unique violation without the id");
     if (e)
-        return e;
+        return e; /* WK_ENOTFOUND: a new transfer */
     ledger__id_hex(t->id, hex);
     const char *diff = NULL;
     if (r.debit_account_id != t->debit_account_id)
@@ -509,31 +506,40 @@ static wk_err ledger__replay(wk_ledger *lg, const wk_transfer *t, wk_transfer_re
     return WK_OK;
 }
 
-/* Names the account that made a transfer fail: unknown, or below its floor. */
-static wk_err ledger__account_problem(wk_ledger *lg, const wk_transfer *t, bool floor_check,
-                                      wk_diag *d)
+/* Checks that an account exists and, for the debit side, that the amount keeps it at or
+ * above its floor (unless the transfer may overdraw). Reads only. */
+static wk_err ledger__check_account(wk_ledger *lg, const wk_transfer *t, bool debit, wk_diag *d)
 {
     wk_account a;
     wk_diag tmp;
-    if (wk_ledger_account_get(lg, t->debit_account_id, &a, &tmp) == WK_ENOTFOUND)
-        return wk_diag_set(d, WK_ENOTFOUND, "--from: account %lld does not exist",
-                           (long long)t->debit_account_id);
-    if (floor_check) {
+    int64_t id = debit ? t->debit_account_id : t->credit_account_id;
+    const char *field = debit ? "--from" : "--to";
+    wk_err e = wk_ledger_account_get(lg, id, &a, &tmp);
+    if (e == WK_ENOTFOUND)
+        return wk_diag_set(d, WK_ENOTFOUND, "%s: account %lld does not exist", field,
+                           (long long)id);
+    if (e)
+        return wk_diag_set(d, e, "%s", tmp.msg);
+    if (debit && a.has_floor && !(t->flags & WK_TRANSFER_ALLOW_OVERDRAFT) &&
+        a.balance_fen - t->amount_fen < a.floor_fen)
         return wk_diag_set(d, WK_ECONFLICT,
                            "--amount: account %lld (%s) has balance %lld fen; debiting %lld "
                            "would go below its floor of %lld fen",
                            (long long)a.id, a.name, (long long)a.balance_fen,
                            (long long)t->amount_fen, (long long)a.floor_fen);
-    }
-    if (wk_ledger_account_get(lg, t->credit_account_id, &a, &tmp) == WK_ENOTFOUND)
-        return wk_diag_set(d, WK_ENOTFOUND, "--to: account %lld does not exist",
-                           (long long)t->credit_account_id);
-    return wk_diag_set(d, WK_ENOTFOUND, "account does not exist");
+    return WK_OK;
 }
 
-/* Books one transfer inside the current savepoint; on error the caller rolls it back. */
+/* Books one transfer. Every rule is checked by reads first and the first write is the
+ * INSERT that UNIQUE(id) can refuse, so a rejection writes nothing (no savepoint needed for
+ * a single transfer). *wrote says whether
+ * a write happened: a failure after that (I/O, or an invariant the checks should have made
+ * impossible, e.g. a concurrent writer on a server database) leaves partial work that the
+ * caller must undo - by a savepoint or by rolling back the whole transaction. The database
+ * still arbitrates: UNIQUE(id) makes a second booking of an id impossible, the floor is
+ * re-checked in the UPDATE, and FOREIGN KEYs guard the account ids. */
 static wk_err ledger__transfer_one(wk_ledger *lg, const wk_transfer *t, wk_transfer_result *res,
-                                   wk_diag *d)
+                                   bool *wrote, wk_diag *d)
 {
     static const char ins[] =
         "INSERT INTO ledger_transfer(leaf_index, id, debit_account_id, credit_account_id, "
@@ -550,9 +556,23 @@ static wk_err ledger__transfer_one(wk_ledger *lg, const wk_transfer *t, wk_trans
     uint8_t leaf[WK_LEAF_MAX], lh[WK_HASH_LEN];
     size_t leaf_len = 0;
     const char *reason = t->reason ? t->reason : "";
+    *wrote = false;
     wk_err e = ledger__check_transfer(t, d);
     if (e)
         return e;
+    /* A retry is recognised by its id: when a check fails (the balance may have moved
+     * since the first booking) and when the INSERT hits UNIQUE(id). The happy path of a
+     * new transfer thus pays no lookup by id. */
+    if ((e = ledger__check_account(lg, t, true, d)) ||
+        (e = ledger__check_account(lg, t, false, d))) {
+        wk_diag rd;
+        wk_err re = ledger__replay(lg, t, res, &rd);
+        if (re == WK_ENOTFOUND)
+            return e; /* a new transfer: the check's error stands */
+        if (re)
+            *d = rd;
+        return re;
+    }
     e = wk_ledger_tree_size(lg, &index, d);
     if (e)
         return e;
@@ -571,12 +591,11 @@ static wk_err ledger__transfer_one(wk_ledger *lg, const wk_transfer *t, wk_trans
     e = wk_stmt_step(s, &row, d);
     wk_stmt_reset(s);
     s = NULL;
-    if (e == WK_EEXIST)
+    if (e == WK_EEXIST) /* UNIQUE(id): a retry (or a reused id); the INSERT wrote nothing */
         return ledger__replay(lg, t, res, d);
-    if (e == WK_ENOTFOUND)
-        return ledger__account_problem(lg, t, false, d);
     if (e)
         return e;
+    *wrote = true;
 
     e = wk_store_prepare(lg->st, debit, &s, d);
     if (e)
@@ -591,7 +610,8 @@ static wk_err ledger__transfer_one(wk_ledger *lg, const wk_transfer *t, wk_trans
     if (e)
         return e;
     if (wk_store_changes(lg->st) != 1)
-        return ledger__account_problem(lg, t, true, d);
+        return wk_diag_set(d, WK_ECONFLICT, "--amount: account %lld changed under the transfer",
+                           (long long)t->debit_account_id);
 
     e = wk_store_prepare(lg->st, credit, &s, d);
     if (e)
@@ -604,7 +624,9 @@ static wk_err ledger__transfer_one(wk_ledger *lg, const wk_transfer *t, wk_trans
     s = NULL;
     if (e)
         return e;
-    WK_PANIC_IF(wk_store_changes(lg->st) != 1); /* FK guaranteed the row exists */
+    if (wk_store_changes(lg->st) != 1)
+        return wk_diag_set(d, WK_EINTERNAL, "--to: account %lld vanished under the transfer",
+                           (long long)t->credit_account_id);
 
     memset(&rec, 0, sizeof rec);
     rec.leaf_index = index;
@@ -635,7 +657,8 @@ fail:
 wk_err wk_ledger_transfer_linked(wk_ledger *lg, const wk_transfer *t, size_t n,
                                  wk_transfer_result *res, size_t *failed, wk_diag *d)
 {
-    bool own = false;
+    bool own = false, wrote = false;
+    bool sp = n > 1; /* earlier members must be undone if a later one fails */
     size_t i = 0;
     wk_err e;
     if (n == 0 || n > WK_LEDGER_LINKED_MAX)
@@ -644,26 +667,32 @@ wk_err wk_ledger_transfer_linked(wk_ledger *lg, const wk_transfer *t, size_t n,
     e = ledger__begin(lg, &own, d);
     if (e)
         return e;
-    e = wk_store_savepoint(lg->st, d);
-    if (e)
-        return ledger__end(lg, own, e, d);
+    if (sp) {
+        e = wk_store_savepoint(lg->st, d);
+        if (e)
+            return ledger__end(lg, own, e, d);
+    }
     for (i = 0; i < n; i++) {
         wk_transfer_result r;
-        e = ledger__transfer_one(lg, &t[i], &r, d);
+        e = ledger__transfer_one(lg, &t[i], &r, &wrote, d);
         if (e)
             break;
         if (res)
             res[i] = r;
     }
     if (e) {
-        wk_store_savepoint_rollback(lg->st);
+        if (sp)
+            wk_store_savepoint_rollback(lg->st);
+        else if (wrote && !own)
+            wk_store_poison(lg->st); /* partial writes: the caller must roll back */
         if (failed)
             *failed = i;
         if (n > 1)
             wk_diag_prefix(d, "linked transfer %zu of %zu (none booked)", i + 1, n);
         return ledger__end(lg, own, e, d);
     }
-    e = wk_store_savepoint_release(lg->st, d);
+    if (sp)
+        e = wk_store_savepoint_release(lg->st, d);
     return ledger__end(lg, own, e, d);
 }
 

@@ -12,6 +12,8 @@
 #include "core/mem.h"
 #include "proto/encoding.h"
 
+#define WK_RECEIPT_TIME_MAX_S INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+
 static json_t *receipt__record(const wk_leaf_record *r)
 {
     char id[33], when[40];
@@ -159,8 +161,10 @@ static wk_err receipt__parse_record(json_t *o, wk_leaf_record *r, wk_diag *d)
     if (v > UINT32_MAX)
         return wk_diag_set(d, WK_EINVAL, "record.flags: out of range");
     r->flags = (uint32_t)v;
-    if ((e = receipt__int(o, "time_s", INT64_MIN, &r->time_s, d)))
+    if ((e = receipt__int(o, "time_s", 0, &r->time_s, d)))
         return e;
+    if (r->time_s > WK_RECEIPT_TIME_MAX_S) /* keeps the date arithmetic far from overflow */
+        return wk_diag_set(d, WK_EINVAL, "record.time_s: after the year 9999");
     if ((e = receipt__str(o, "id", &s, &len, d)))
         return e;
     if (len != 32 || wk_hex_decode(s, len, r->id, sizeof r->id, &n) != WK_OK)

@@ -156,24 +156,29 @@ static void raise_event(wk_meter *m, int64_t now_ms, uint8_t code, uint8_t phase
         m->stats.events++;
 }
 
-/* Tracks a condition that must hold for sustain_ms before its event starts; the event
- * ends as soon as the condition is gone. */
+/* Debounces a condition: its event starts once the condition has held for sustain_ms and
+ * ends once it has been absent for sustain_ms (0 = at once), so a load hovering around a
+ * threshold does not flood the uplink. cond_since_ms is when the condition last changed
+ * against the event state (-1: it agrees with it). */
 static void track(wk_meter *m, int64_t now_ms, uint8_t code, bool present, int64_t sustain_ms)
 {
     uint8_t bit = (uint8_t)(1u << code);
-    if (!present) {
+    bool active = (m->ev_active & bit) != 0;
+    if (present == active) {
         m->cond_since_ms[code] = -1;
-        if (m->ev_active & bit) {
-            m->ev_active = (uint8_t)(m->ev_active & ~bit);
-            raise_event(m, now_ms, code, 0);
-        }
         return;
     }
     if (m->cond_since_ms[code] < 0)
         m->cond_since_ms[code] = now_ms;
-    if (!(m->ev_active & bit) && now_ms - m->cond_since_ms[code] >= sustain_ms) {
+    if (now_ms - m->cond_since_ms[code] < sustain_ms)
+        return;
+    m->cond_since_ms[code] = -1;
+    if (present) {
         m->ev_active |= bit;
         raise_event(m, now_ms, code, 1);
+    } else {
+        m->ev_active = (uint8_t)(m->ev_active & ~bit);
+        raise_event(m, now_ms, code, 0);
     }
 }
 

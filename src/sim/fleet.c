@@ -44,9 +44,11 @@ typedef struct sim_client {
     sim_fleet *fleet;
     uint32_t first, count;
     bool connected, ever_connected;
+    bool refused; /* a connection attempt failed (refused credentials, no broker) */
     int64_t retry_wall_ms;
     uint32_t backoff_ms;
     char user[24];
+    char password[65]; /* from the credentials file; empty = derived */
 } sim_client;
 
 typedef struct delayed_frame {
@@ -200,6 +202,10 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     sim_client *c = obj;
     if (rc != 0) {
         c->fleet->sum->connect_fail++;
+        c->refused = true;
+        if (c->fleet->log && c->fleet->o->verbose)
+            fprintf(c->fleet->log, "sim: %s refused: %s\n", c->user,
+                    mosquitto_connack_string(rc));
         return;
     }
     if (c->ever_connected)
@@ -271,6 +277,91 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 
 /* ---- set-up ---- */
 
+/* Client index of a username, or -1 if it is not one of this fleet's. */
+static long client_of(const wk_sim_options *o, uint32_t nclients, const char *user, size_t n)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    bool gw = n > 2 && user[0] == 'g' && user[1] == 'w';
+    if (gw)
+        i = 2;
+    if (i == n || n - i > 12)
+        return -1;
+    for (; i < n; i++) {
+        if (user[i] < '0' || user[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(user[i] - '0');
+    }
+    if (gw != (o->gateway != 0))
+        return -1;
+    if (!gw) {
+        if (v < o->first_address)
+            return -1;
+        v -= o->first_address;
+    }
+    return v < nclients ? (long)v : -1;
+}
+
+/* Reads "username:password" lines (# comments and blank lines allowed) into the clients
+ * they name. Lines for other users are ignored. WK_EIO if the file cannot be read,
+ * WK_EINVAL for a malformed line or a password over 64 bytes. */
+static wk_err load_credentials(sim_fleet *f, const char *path)
+{
+    FILE *in = fopen(path, "r");
+    if (!in) {
+        if (f->log)
+            fprintf(f->log, "sim: cannot open %s: %s\n", path, strerror(errno));
+        return WK_EIO;
+    }
+    char line[256];
+    unsigned lineno = 0;
+    wk_err err = WK_OK;
+    while (fgets(line, sizeof line, in)) {
+        lineno++;
+        size_t n = strcspn(line, "\r\n");
+        line[n] = '\0';
+        if (n == 0 || line[0] == '#')
+            continue;
+        char *colon = strchr(line, ':');
+        size_t plen = colon ? strlen(colon + 1) : 0;
+        if (!colon || colon == line || plen == 0 || plen > 64) {
+            if (f->log)
+                fprintf(f->log, "sim: %s:%u: want username:password (password 1..64 bytes)\n",
+                        path, lineno);
+            err = WK_EINVAL;
+            break;
+        }
+        long k = client_of(f->o, f->nclients, line, (size_t)(colon - line));
+        if (k >= 0)
+            memcpy(f->c[k].password, colon + 1, plen + 1);
+    }
+    if (ferror(in))
+        err = WK_EIO;
+    fclose(in);
+    return err;
+}
+
+static void client_user(const wk_sim_options *o, uint32_t k, char out[24])
+{
+    if (o->gateway)
+        snprintf(out, 24, "gw%05u", k);
+    else
+        snprintf(out, 24, "%012llu", (unsigned long long)(o->first_address + k));
+}
+
+wk_err wk_sim_write_credentials(const wk_sim_options *o, FILE *out)
+{
+    uint32_t nclients = o->gateway ? (o->meters + o->gateway - 1) / o->gateway : o->meters;
+    for (uint32_t k = 0; k < nclients; k++) {
+        char user[24], pw[33];
+        client_user(o, k, user);
+        wk_sim_mqtt_password(o->master_key, user, pw);
+        if (fprintf(out, "%s:%s\n", user, pw) < 0)
+            return WK_EIO;
+    }
+    return fflush(out) == 0 ? WK_OK : WK_EIO;
+}
+
 static wk_err fleet_init(sim_fleet *f, const wk_sim_options *o, wk_sim_summary *sum, FILE *log)
 {
     memset(f, 0, sizeof *f);
@@ -314,6 +405,11 @@ static wk_err fleet_init(sim_fleet *f, const wk_sim_options *o, wk_sim_summary *
         m->button_at_s = -1;
         m->client = o->gateway ? i / o->gateway : i;
     }
+    if (o->credentials_file) {
+        wk_err e = load_credentials(f, o->credentials_file);
+        if (e != WK_OK)
+            return e;
+    }
     for (uint32_t k = 0; k < f->nclients; k++) {
         sim_client *c = &f->c[k];
         c->fleet = f;
@@ -322,20 +418,19 @@ static wk_err fleet_init(sim_fleet *f, const wk_sim_options *o, wk_sim_summary *
                                                                    : o->gateway)
                               : 1;
         char id[48];
-        if (o->gateway)
-            snprintf(c->user, sizeof c->user, "gw%05u", k);
-        else
-            snprintf(c->user, sizeof c->user, "%s", f->m[k].addr);
+        client_user(o, k, c->user);
         snprintf(id, sizeof id, "wk-sim-%s", c->user);
         c->mosq = mosquitto_new(id, true, c);
         if (!c->mosq)
             return WK_ENOMEM;
         char pw[33];
         wk_sim_mqtt_password(o->master_key, c->user, pw);
-        if (mosquitto_username_pw_set(c->mosq, c->user, pw) != MOSQ_ERR_SUCCESS ||
+        if (mosquitto_username_pw_set(c->mosq, c->user, c->password[0] ? c->password : pw) !=
+                MOSQ_ERR_SUCCESS ||
             mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311) !=
                 MOSQ_ERR_SUCCESS ||
-            mosquitto_max_inflight_messages_set(c->mosq, 20) != MOSQ_ERR_SUCCESS)
+            mosquitto_max_inflight_messages_set(c->mosq, 20) != MOSQ_ERR_SUCCESS ||
+            mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1) != MOSQ_ERR_SUCCESS)
             return WK_EINVAL;
         mosquitto_connect_callback_set(c->mosq, on_connect);
         mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
@@ -370,6 +465,7 @@ static void connect_some(sim_fleet *f, int64_t now_wall)
                                    : mosquitto_connect(c->mosq, f->o->host, f->o->port,
                                                        (int)f->o->keepalive_s);
         if (rc != MOSQ_ERR_SUCCESS) {
+            c->refused = true;
             if (f->log && f->o->verbose && f->sum->connect_fail < 3)
                 fprintf(f->log, "sim: connect %s: %s\n", c->user,
                         rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -413,9 +509,11 @@ static void misc_all(sim_fleet *f)
             mosquitto_loop_misc(f->c[k].mosq);
 }
 
-/* Steps every meter whose next step is due at simulated time up to sim_s. */
-static void step_meters(sim_fleet *f, int64_t sim_s)
+/* Steps every meter whose next step is due at simulated time up to sim_s. Returns the
+ * earliest next step (simulated seconds). */
+static int64_t step_meters(sim_fleet *f, int64_t sim_s)
 {
+    int64_t next = INT64_MAX;
     const wk_sim_options *o = f->o;
     int64_t saved = f->sim_now_ms;
     for (uint32_t i = 0; i < o->meters; i++) {
@@ -444,8 +542,11 @@ static void step_meters(sim_fleet *f, int64_t sim_s)
             drain_meter(f, i);
             m->next_step_s += o->step_s;
         }
+        if (m->next_step_s < next)
+            next = m->next_step_s;
     }
     f->sim_now_ms = saved;
+    return next;
 }
 
 static void release_delayed(sim_fleet *f, bool all)
@@ -518,9 +619,12 @@ wk_err wk_sim_run(const wk_sim_options *o, volatile sig_atomic_t *stop, wk_sim_s
         connect_some(&f, wall_ms());
         service(&f, pfd, owner, 5);
         up = 0;
-        for (uint32_t k = 0; k < f.nclients; k++)
+        uint32_t refused = 0;
+        for (uint32_t k = 0; k < f.nclients; k++) {
             up += f.c[k].connected;
-        if (up == f.nclients)
+            refused += !f.c[k].connected && f.c[k].refused;
+        }
+        if (up + refused == f.nclients) /* all tried once; refused ones keep retrying */
             break;
     }
     if (up == 0) {
@@ -543,7 +647,7 @@ wk_err wk_sim_run(const wk_sim_options *o, volatile sig_atomic_t *stop, wk_sim_s
         if (sim_ms > end_ms)
             sim_ms = end_ms;
         f.sim_now_ms = sim_ms;
-        step_meters(&f, sim_ms / 1000);
+        int64_t next_s = step_meters(&f, sim_ms / 1000);
         f.sim_now_ms = sim_ms;
         if (f.dq_n)
             release_delayed(&f, false);
@@ -556,7 +660,18 @@ wk_err wk_sim_run(const wk_sim_options *o, volatile sig_atomic_t *stop, wk_sim_s
             next_disconnect_s += o->disconnect_every_s;
         }
         connect_some(&f, now_wall);
-        service(&f, pfd, owner, 5);
+        /* sleep in poll() until the next meter step is due (at most 50 ms, so keepalives,
+         * reconnects and delayed frames stay timely); the poll set is rebuilt each turn,
+         * so fewer turns is what keeps thousands of idle connections cheap */
+        int64_t wait_ms = next_s == INT64_MAX ? 50 : (next_s * 1000 - sim_ms) / (int64_t)o->speed;
+        if (wait_ms < 1)
+            wait_ms = 1;
+        if (wait_ms > 50)
+            wait_ms = 50;
+        for (uint32_t k = 0; k < f.nclients && wait_ms > 5; k++)
+            if (!f.c[k].connected)
+                wait_ms = 5; /* connections in progress */
+        service(&f, pfd, owner, (int)wait_ms);
         if (now_wall - last_misc >= 250) {
             misc_all(&f);
             last_misc = now_wall;

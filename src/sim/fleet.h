@@ -33,6 +33,7 @@ typedef struct wk_sim_options {
     uint64_t first_address;   /* address of meter 0; meter i has first_address + i */
     uint32_t gateway;         /* 0 = one client per meter, else meters per gateway client */
     const char *master_key;   /* per-meter keys and MQTT passwords derive from it */
+    const char *credentials_file; /* "username:password" lines overriding derived ones */
     uint32_t vacant_pct, shop_pct, anomalous_pct;
     uint32_t drop_ppm, dup_ppm, delay_ppm, reorder_ppm; /* per uplink frame */
     uint32_t delay_max_s;     /* delayed frames wait 1..this simulated seconds */
@@ -71,6 +72,10 @@ wk_err wk_sim_run(const wk_sim_options *o, volatile sig_atomic_t *stop, wk_sim_s
 /* MQTT password of a meter (or gateway name): hex of the first 16 bytes of
  * HMAC-SHA256(master, "WK645-MQTT" || username). out needs 33 bytes. */
 void wk_sim_mqtt_password(const char *master, const char *username, char out[33]);
+
+/* Writes "username:password" for every MQTT client of the fleet o describes (the
+ * plaintext form `mosquitto_passwd -U` hashes in place). WK_EIO on a write error. */
+wk_err wk_sim_write_credentials(const wk_sim_options *o, FILE *out) WK_MUST_CHECK;
 
 /* Prints the summary as key=value lines. */
 void wk_sim_summary_print(const wk_sim_summary *s, FILE *f);

@@ -12,7 +12,7 @@
 struct wk_stmt {
     const struct wk_store_ops *ops;
     void *impl;
-    const char *sql; /* the caller's string (cache key) */
+    const char *sql; /* the caller's string last used (a lookup hint, never dereferenced) */
     void *conn;      /* the backend connection it belongs to */
 };
 

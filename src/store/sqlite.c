@@ -20,6 +20,7 @@
 typedef struct sqlite_conn {
     sqlite3 *db;
     size_t n_stmts;
+    size_t next_victim; /* round-robin eviction when the cache is full */
     wk_stmt stmts[SQLITE_STMT_CACHE_MAX];
 } sqlite_conn;
 
@@ -95,6 +96,7 @@ static wk_err sq_open(const char *target, const wk_store_opts *o, void **conn, w
                    "PRAGMA synchronous=FULL;"
                    "PRAGMA foreign_keys=ON;"
                    "PRAGMA trusted_schema=OFF;"
+                   "PRAGMA temp_store=MEMORY;"
                    "PRAGMA cache_size=-65536;"
                    "PRAGMA wal_autocheckpoint=4096;",
                 d);
@@ -110,14 +112,17 @@ fail:
 static wk_err sq_prepare(void *conn, const char *sql, wk_stmt **out, wk_diag *d)
 {
     sqlite_conn *c = conn;
+    /* Same pointer first (string literals), always confirmed against SQLite's own copy of
+     * the text: a caller's buffer may be reused at the same address with other SQL. */
     for (size_t i = 0; i < c->n_stmts; i++) {
-        if (c->stmts[i].sql == sql) {
+        if (c->stmts[i].sql == sql && !strcmp(sqlite3_sql(c->stmts[i].impl), sql)) {
             *out = &c->stmts[i];
             return WK_OK;
         }
     }
     for (size_t i = 0; i < c->n_stmts; i++) {
-        if (!strcmp(c->stmts[i].sql, sql)) {
+        if (!strcmp(sqlite3_sql(c->stmts[i].impl), sql)) {
+            c->stmts[i].sql = sql;
             *out = &c->stmts[i];
             return WK_OK;
         }
@@ -126,22 +131,29 @@ static wk_err sq_prepare(void *conn, const char *sql, wk_stmt **out, wk_diag *d)
     int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (rc != SQLITE_OK)
         return sq__err(c->db, rc, "prepare", d);
+    wk_stmt *s;
     if (c->n_stmts == SQLITE_STMT_CACHE_MAX) {
-        /* Cache full: evict the oldest entry that is not in use. */
-        size_t victim = 0;
-        while (victim < c->n_stmts && sqlite3_stmt_busy(c->stmts[victim].impl))
-            victim++;
-        if (victim == c->n_stmts) {
+        /* Cache full: replace a statement not in use, in place, so that the addresses of
+         * the others (which callers may hold) never change. */
+        size_t victim = SQLITE_STMT_CACHE_MAX;
+        for (size_t k = 0; k < SQLITE_STMT_CACHE_MAX; k++) {
+            size_t i = (c->next_victim + k) % SQLITE_STMT_CACHE_MAX;
+            if (!sqlite3_stmt_busy(c->stmts[i].impl)) {
+                victim = i;
+                break;
+            }
+        }
+        if (victim == SQLITE_STMT_CACHE_MAX) {
             sqlite3_finalize(st);
             return wk_diag_set(d, WK_ELIMIT, "sqlite: more than %d statements in use",
                                SQLITE_STMT_CACHE_MAX);
         }
         sqlite3_finalize(c->stmts[victim].impl);
-        memmove(&c->stmts[victim], &c->stmts[victim + 1],
-                (c->n_stmts - victim - 1) * sizeof c->stmts[0]);
-        c->n_stmts--;
+        c->next_victim = (victim + 1) % SQLITE_STMT_CACHE_MAX;
+        s = &c->stmts[victim];
+    } else {
+        s = &c->stmts[c->n_stmts++];
     }
-    wk_stmt *s = &c->stmts[c->n_stmts++];
     s->ops = &wk_store__sqlite_ops;
     s->impl = st;
     s->sql = sql;

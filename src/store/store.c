@@ -23,6 +23,10 @@ struct wk_store {
     void *conn;
     bool in_txn;
     int savepoints;
+    /* -1, or the savepoint depth whose work holds the partial writes of a failure: rolling
+     * that savepoint back clears it; releasing it moves it one level out; 0 = only a full
+     * rollback clears it. */
+    int poison_level;
 };
 
 static wk_err store__parse_url(const char *url, const wk_store_ops **ops, const char **target,
@@ -100,6 +104,7 @@ wk_err wk_store_begin(wk_store *st, wk_diag *d)
     if (e)
         return e;
     st->in_txn = true;
+    st->poison_level = -1;
     st->savepoints = 0;
     return WK_OK;
 }
@@ -109,6 +114,10 @@ wk_err wk_store_commit(wk_store *st, wk_diag *d)
     if (!st->in_txn)
         return wk_diag_set(d, WK_EINTERNAL, "store: commit without a transaction");
     WK_ASSERT(st->savepoints == 0);
+    if (st->poison_level >= 0) {
+        wk_store_rollback(st);
+        return wk_diag_set(d, WK_EIO, "store: transaction rolled back after an earlier failure");
+    }
     wk_err e = st->ops->exec(st->conn, "COMMIT", d);
     if (e) {
         wk_store_rollback(st);
@@ -132,6 +141,12 @@ bool wk_store_in_txn(const wk_store *st)
     return st->in_txn;
 }
 
+void wk_store_poison(wk_store *st)
+{
+    if (st->in_txn && (st->poison_level < 0 || st->savepoints < st->poison_level))
+        st->poison_level = st->savepoints;
+}
+
 wk_err wk_store_savepoint(wk_store *st, wk_diag *d)
 {
     if (!st->in_txn)
@@ -152,6 +167,8 @@ wk_err wk_store_savepoint_release(wk_store *st, wk_diag *d)
     wk_err e = st->ops->exec(st->conn, "RELEASE wk_sp", d);
     if (e)
         return e;
+    if (st->poison_level == st->savepoints)
+        st->poison_level--; /* the partial writes now belong to the enclosing level */
     st->savepoints--;
     return WK_OK;
 }
@@ -161,7 +178,12 @@ void wk_store_savepoint_rollback(wk_store *st)
     WK_ASSERT(st->savepoints > 0);
     /* ROLLBACK TO keeps the savepoint open; RELEASE then drops it. Savepoint names nest
      * (the innermost of the same name is used), so one name serves every depth. */
-    (void)st->ops->exec(st->conn, "ROLLBACK TO wk_sp; RELEASE wk_sp", NULL);
+    wk_err e = st->ops->exec(st->conn, "ROLLBACK TO wk_sp; RELEASE wk_sp", NULL);
+    if (e) {
+        st->poison_level = 0; /* cannot tell what is left: only a full rollback is safe */
+    } else if (st->poison_level == st->savepoints) {
+        st->poison_level = -1; /* the partial writes were inside it: undone */
+    }
     st->savepoints--;
 }
 
@@ -173,6 +195,21 @@ wk_err wk_store_exec(wk_store *st, const char *sql, wk_diag *d)
 wk_err wk_store_prepare(wk_store *st, const char *sql, wk_stmt **out, wk_diag *d)
 {
     return st->ops->prepare(st->conn, sql, out, d);
+}
+
+wk_err wk_store_run_i64(wk_store *st, const char *sql, const int64_t *v, int n, wk_diag *d)
+{
+    wk_stmt *s;
+    wk_err e = wk_store_prepare(st, sql, &s, d);
+    if (e)
+        return e;
+    for (int i = 0; i < n && !e; i++)
+        e = wk_stmt_bind_i64(s, i + 1, v[i]);
+    bool row;
+    if (!e)
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    return e;
 }
 
 wk_err wk_stmt_bind_i64(wk_stmt *s, int idx, int64_t v)

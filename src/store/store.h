@@ -75,6 +75,12 @@ wk_err wk_store_commit(wk_store *st, wk_diag *d) WK_MUST_CHECK;
 void wk_store_rollback(wk_store *st);
 bool wk_store_in_txn(const wk_store *st);
 
+/* Marks the open transaction as unusable after a failure that left partial writes (like
+ * PostgreSQL's aborted transaction): wk_store_commit then rolls back and fails with
+ * WK_EIO. Rolling back the innermost savepoint open at the time of the failure undoes the
+ * partial writes and clears the mark. Used by layers that cannot undo their own work. */
+void wk_store_poison(wk_store *st);
+
 /* Savepoints nest inside a transaction: release keeps the work, rollback undoes it (and
  * also releases the savepoint). Used for all-or-nothing steps in a caller's transaction. */
 wk_err wk_store_savepoint(wk_store *st, wk_diag *d) WK_MUST_CHECK;
@@ -84,10 +90,16 @@ void wk_store_savepoint_rollback(wk_store *st);
 /* Runs SQL without parameters or results (DDL, pragmas, test tampering). */
 wk_err wk_store_exec(wk_store *st, const char *sql, wk_diag *d) WK_MUST_CHECK;
 
-/* Returns a prepared statement for sql, from the connection's cache when it was prepared
- * before (sql should be a string literal: the cache compares pointers first). The statement
- * is borrowed: call wk_stmt_reset when done; never free it. */
+/* Returns a prepared statement for sql, from the connection's cache when the same text was
+ * prepared before (string literals hit a pointer fast path). The statement is borrowed:
+ * call wk_stmt_reset when done, never free it, and do not hold an unstepped statement
+ * across another prepare (a full cache may replace statements that are not running). */
 wk_err wk_store_prepare(wk_store *st, const char *sql, wk_stmt **out, wk_diag *d) WK_MUST_CHECK;
+
+/* Prepares (cached), binds n integer parameters, steps once and resets: for the many
+ * INSERT/UPDATE/DELETE statements whose parameters are all integers. */
+wk_err wk_store_run_i64(wk_store *st, const char *sql, const int64_t *v, int n,
+                        wk_diag *d) WK_MUST_CHECK;
 
 /* Binds parameter idx (1-based). Text and blobs are copied. */
 wk_err wk_stmt_bind_i64(wk_stmt *s, int idx, int64_t v) WK_MUST_CHECK;

@@ -40,6 +40,8 @@ static void test_time_parse(void **state)
     assert_int_equal(off, 8 * 3600);
     char buf[32];
     assert_string_equal(wk_time_format(t, off, buf, sizeof buf), s);
+    assert_string_equal(wk_time_format(INT64_MIN, 3600, buf, sizeof buf), "(time out of range)");
+    assert_string_equal(wk_time_format(INT64_MAX, 0, buf, sizeof buf), "(time out of range)");
     s = "2026-07-01 00:30Z";
     assert_int_equal(wk_time_parse(s, strlen(s), &t, &off, &d), WK_OK);
     assert_int_equal(t, wk_days_from_civil(2026, 7, 1) * 86400 + 1800);

@@ -202,8 +202,16 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Sums what the rating engine charges for the stored readings of the meter. */
+/* Sums what the rating engine charges for the stored readings of the meter, with the
+ * register deltas multiplied by a current-transformer ratio. */
+static int64_t rated_total_ct(fx *f, int64_t ct);
+
 static int64_t rated_total(fx *f)
+{
+    return rated_total_ct(f, 1);
+}
+
+static int64_t rated_total_ct(fx *f, int64_t ct)
 {
     wk_tariff *t = tu_load_tariff("zhejiang-residential-flat");
     wk_stmt *s;
@@ -226,6 +234,7 @@ static int64_t rated_total(fx *f)
             wk_rate_result res;
             assert_int_equal(wk_reading_interval(&prev, &cur, WK_REGISTER_MODULUS_WH, &iv, &empty, &d),
                              WK_OK);
+            iv.energy_wh *= ct;
             assert_int_equal(wk_rate_interval(t, NULL, &rs, &iv, &res, &d), WK_OK);
             sum += res.deduction_fen;
         }
@@ -235,6 +244,13 @@ static int64_t rated_total(fx *f)
     wk_stmt_reset(s);
     wk_free(t);
     return sum;
+}
+
+static wk_err failing_hook(void *ctx, wk_store *st, wk_diag *d)
+{
+    (void)ctx;
+    (void)st;
+    return wk_diag_set(d, WK_EEXIST, "payment already recorded");
 }
 
 static void test_drain_trip_credit_close(void **state)
@@ -257,6 +273,18 @@ static void test_drain_trip_credit_close(void **state)
     int64_t w = wallet_fen(f);
     run(f, f->now_ms + 600000, 10000);
     assert_int_equal(wallet_fen(f), w);
+
+    /* a credit whose transaction fails (here: the payment hook refuses) books nothing and
+     * sends nothing: the close command is published only after a commit */
+    uint8_t bad_id[16] = {9, 9, 9};
+    bool ex2;
+    f->down.n = 0;
+    assert_int_equal(wk_headend_credit_with(f->hd, 1, 5000, bad_id, 0, "payment", f->now_ms,
+                                            failing_hook, NULL, &ex2, &d),
+                     WK_EEXIST);
+    assert_int_equal(f->down.n, 0);
+    assert_int_equal(wallet_fen(f), w);
+    assert_true(wk_meter_relay_open(&f->meter));
 
     /* a credit closes the relay at once (no timer): the command goes out in the same call */
     uint8_t id[16] = {1, 2, 3};
@@ -370,6 +398,90 @@ static void test_forged_command_refused(void **state)
     assert_int_equal(f->meter.stats.commands_rejected, 1);
 }
 
+/* A meter that falls silent is polled after gap_intervals reports, marked offline after
+ * offline_after; a command for it waits and is re-issued, fresh, when it reports again. */
+static void test_silent_meter_polled_and_commands_wait(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    f->in.power_w = 2000;
+    run(f, f->now_ms + 600000, 10000); /* ten minutes of normal reports */
+    wk_headend_stats st0, st1;
+    wk_headend_stats_get(f->hd, &st0);
+    /* silence: the meter's frames are lost (time passes, nothing is exchanged) */
+    for (int i = 0; i < 20; i++) {
+        f->now_ms += 10000;
+        f->down.n = 0;
+        assert_int_equal(wk_headend_tick(f->hd, f->now_ms, &d), WK_OK);
+        for (int k = 0; k < f->down.n; k++) { /* the head-end polls with a read of 0001FF00 */
+            wk_dlt645_frame fr;
+            wk_dlt645_reason why;
+            assert_int_equal(wk_dlt645_decode(f->down.frames[k], f->down.lens[k], &fr, &why), WK_OK);
+            assert_int_equal(fr.control, WK_DLT645_C_READ);
+            assert_int_equal(wk_dlt645_di_get(fr.data), WK_DI_FWD_BLOCK);
+        }
+    }
+    wk_headend_stats_get(f->hd, &st1);
+    assert_true(st1.polls > st0.polls);
+    /* past offline_after (600 s) the meter is offline */
+    f->now_ms += 700000;
+    assert_int_equal(wk_headend_tick(f->hd, f->now_ms, &d), WK_OK);
+    /* staff mark the unit vacant: the trip waits for the meter instead of being sent */
+    f->down.n = 0;
+    assert_int_equal(wk_headend_set_vacant(f->hd, 1, true, "tenant moved out", f->now_ms, &d), WK_OK);
+    assert_int_equal(f->down.n, 0);
+    assert_false(wk_meter_relay_open(&f->meter));
+    /* the meter comes back: the command goes out with a fresh counter and is confirmed */
+    int confirmed = f->confirmed;
+    f->down.n = 0;
+    run(f, f->now_ms + 120000, 10000);
+    assert_true(wk_meter_relay_open(&f->meter));
+    assert_int_equal(f->confirmed, confirmed + 1);
+    /* vacant: readings are stored but nothing is deducted */
+    int64_t w = wallet_fen(f);
+    run(f, f->now_ms + 600000, 10000);
+    assert_int_equal(wallet_fen(f), w);
+}
+
+/* A meter behind a current transformer registers 1/ratio of the energy: the head-end
+ * charges the register delta times the meter's CT ratio. */
+static void test_ct_ratio(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    assert_int_equal(wk_store_exec(f->st, "UPDATE meter SET ct_ratio = 10", &d), WK_OK);
+    f->in.power_w = 200; /* the meter sees 200 W: the shop draws 2 kW */
+    run(f, f->now_ms + 3 * 3600000, 10000);
+    int64_t rated = rated_total_ct(f, 10);
+    assert_true(rated > 300);
+    assert_int_equal(3000 - wallet_fen(f), rated);
+    assert_true(rated > 9 * rated_total(f)); /* not the raw registers */
+}
+
+/* A community's policy overrides the default: here no friendly hours, so the evening
+ * trip goes out at once; a malformed override is refused when seeded. */
+static void test_community_policy(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    const char *seed =
+        "{\"communities\": [{\"name\": \"Lakeside\", \"tariff\": \"zhejiang-residential-flat\","
+        " \"policy\": {\"friendly_from\": \"00:00\", \"friendly_to\": \"00:00\","
+        " \"friendly_weekends\": false, \"warn1\": \"25.00\"}, \"buildings\": []}]}";
+    assert_int_equal(wk_headend_seed(f->hd, seed, strlen(seed), NULL, 0, f->now_ms, &d), WK_OK);
+    const char *bad =
+        "{\"communities\": [{\"name\": \"Lakeside\", \"tariff\": \"zhejiang-residential-flat\","
+        " \"policy\": {\"warn1\": 25}, \"buildings\": []}]}";
+    assert_int_equal(wk_headend_seed(f->hd, bad, strlen(bad), NULL, 0, f->now_ms, &d), WK_EINVAL);
+    assert_non_null(strstr(d.msg, "communities[0].policy.warn1"));
+    f->now_ms = at(2026, 11, 25, 18, 0);
+    wk_meter_step(&f->meter, f->now_ms, &f->in);
+    f->in.power_w = 25000; /* the money runs out about 20:14 */
+    run(f, at(2026, 11, 25, 21, 0), 20000);
+    assert_true(wk_meter_relay_open(&f->meter)); /* no friendly hours in this community */
+    assert_int_equal(f->warn1, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +490,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_friendly_hours_defer_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_command_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silent_meter_polled_and_commands_wait, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ct_ratio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_community_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

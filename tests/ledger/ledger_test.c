@@ -56,7 +56,7 @@ static void fx_close(fx *f)
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
+    fx *f = wk_calloc(1, sizeof *f);
     wk_diag d = {{0}};
     snprintf(f->dir, sizeof f->dir, "/tmp/wk_ledger_test.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
@@ -78,7 +78,7 @@ static int teardown(void **state)
     fx_close(f);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
-    free(f);
+    wk_free(f);
     return 0;
 }
 
@@ -248,6 +248,17 @@ static void test_overdraft(void **state)
     assert_int_equal(wk_ledger_transfer(f->lg, &t, &r, &d), WK_OK);
     assert_int_equal(balance(f, shop), -501);
     assert_int_equal(balance(f, f->revenue), 501);
+    /* a retry of a deduction that emptied the wallet is still "existed", not a floor error */
+    wk_transfer top = tr(20, f->clearing, f->wallet, 100, "top-up");
+    assert_int_equal(wk_ledger_transfer(f->lg, &top, &r, &d), WK_OK);
+    wk_transfer ded = tr(21, f->wallet, f->revenue, 100, "deduction to zero");
+    assert_int_equal(wk_ledger_transfer(f->lg, &ded, &r, &d), WK_OK);
+    assert_false(r.existed);
+    assert_int_equal(wk_ledger_transfer(f->lg, &ded, &r, &d), WK_OK);
+    assert_true(r.existed);
+    ded.amount_fen = 99; /* same id, other content, while the floor check fails too */
+    assert_int_equal(wk_ledger_transfer(f->lg, &ded, &r, &d), WK_EEXIST);
+    assert_int_equal(balance(f, f->wallet), 0);
     /* a wallet without --overdraft never goes negative */
     t = tr(3, f->wallet, f->revenue, 1, "from empty wallet");
     assert_int_equal(wk_ledger_transfer(f->lg, &t, &r, &d), WK_ECONFLICT);

@@ -563,15 +563,26 @@ static void test_anomaly_events(void **state)
     wk_meter_step(&m, t += 60000, &in);
     collect(&m, &e);
     assert_int_equal(e.n, 0);
-    /* sustained 6 kW for 15 min: overload start, then end */
+    /* sustained 6 kW for 15 min: overload starts after 10 min */
     in.power_w = 6000;
     for (int i = 0; i < 15; i++)
         wk_meter_step(&m, t += 60000, &in);
-    in.power_w = 400;
-    wk_meter_step(&m, t += 60000, &in);
     collect(&m, &e);
     assert_true(has_event(&e, WK_METER_EV_OVERLOAD, 1));
+    /* a 2-minute dip does not end it (debounced), ten quiet minutes do */
+    in.power_w = 400;
+    wk_meter_step(&m, t += 60000, &in);
+    wk_meter_step(&m, t += 60000, &in);
+    in.power_w = 6000;
+    wk_meter_step(&m, t += 60000, &in);
+    collect(&m, &e);
+    assert_false(has_event(&e, WK_METER_EV_OVERLOAD, 0));
+    in.power_w = 400;
+    for (int i = 0; i < 11; i++)
+        wk_meter_step(&m, t += 60000, &in);
+    collect(&m, &e);
     assert_true(has_event(&e, WK_METER_EV_OVERLOAD, 0));
+    assert_int_equal(e.n, 2);
 
     /* reverse energy for 2 minutes */
     e.n = 0;

@@ -7,8 +7,11 @@
 # exactly duration/interval reports per meter. Commands are injected on down topics: an
 # authenticated trip (accepted, 9C, status word shows open), a forged one (bad MAC, DC with
 # SERR 0004), a replay (DC with SERR 0002), a close-permit the simulated resident
-# completes with the button, and a read. A second, short run in gateway mode with faults
-# (drop/dup/reorder/delay, disconnects, skew) must still produce only decodable frames.
+# completes with the button, and a read. The broker checks per-meter passwords (written by
+# `sim --write-credentials`, hashed by mosquitto_passwd) and a wrong one is refused. A
+# second run in gateway mode with every fault on (drop/dup/reorder/delay, disconnects,
+# skew) over 6 simulated hours must still produce only decodable frames and raise tamper
+# and reverse-energy events.
 set -euo pipefail
 : "${WK_BIN:?}"
 work=$(mktemp -d)
@@ -21,10 +24,29 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+start=1795363200 # 2026-11-23 00:00:00 +08:00
+meters=300
+duration=600
+interval=60
+first=240000000001
+key=wattkeeper-test
+
+# per-meter credentials: the broker accepts only the derived passwords (plus a monitor)
+"$WK_BIN" sim --meters $meters --first-address $first --key $key --write-credentials "$work/passwd"
+"$WK_BIN" sim --meters 200 --gateway 50 --key $key --write-credentials "$work/passwd.gw"
+[ "$(wc -l <"$work/passwd")" = $meters ] || fail "credentials file"
+grep -q '^gw00003:' "$work/passwd.gw" || fail "gateway credentials"
+cat "$work/passwd.gw" >>"$work/passwd"
+echo "monitor:monitor-secret" >>"$work/passwd"
+mosquitto_passwd -U "$work/passwd"
+M=(-u monitor -P monitor-secret)
+
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$work/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
-allow_anonymous true
+allow_anonymous false
+password_file $work/passwd
+user $(id -un)
 persistence false
 max_queued_messages 100000
 log_dest stderr
@@ -33,18 +55,19 @@ CONF
 mosquitto -c "$work/mosquitto.conf" 2>"$work/broker.log" &
 pids+=($!)
 for _ in $(seq 50); do
-  mosquitto_pub -h 127.0.0.1 -p "$port" -t wk/ping -m x 2>/dev/null && break
+  mosquitto_pub -h 127.0.0.1 -p "$port" "${M[@]}" -t wk/ping -m x 2>/dev/null && break
   sleep 0.1
 done
+mosquitto_pub -h 127.0.0.1 -p "$port" "${M[@]}" -t wk/ping -m x || fail "broker: $(cat "$work/broker.log")"
 
-start=1795363200 # 2026-11-23 00:00:00 +08:00
-meters=300
-duration=600
-interval=60
-first=240000000001
-key=wattkeeper-test
+# a meter with a wrong password is refused; the others run
+echo "240000000002:not-the-password" >"$work/creds"
+"$WK_BIN" sim --broker "127.0.0.1:$port" --meters 3 --speed 60 --duration 60 --start $start \
+  --key $key --credentials "$work/creds" >"$work/sim0.txt" 2>&1 || fail "sim with credentials file: $(cat "$work/sim0.txt")"
+grep -q "clients=3 connected=2 " "$work/sim0.txt" || fail "wrong password not refused: $(cat "$work/sim0.txt")"
+grep -Eq "connect_failures=[1-9]" "$work/sim0.txt" || fail "refusal not counted"
 
-timeout 60 mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t 'wk/m/+/up' -F '%t %x' >"$work/up.txt" &
+timeout 60 mosquitto_sub -h 127.0.0.1 -p "$port" "${M[@]}" -q 1 -t 'wk/m/+/up' -F '%t %x' >"$work/up.txt" &
 pids+=($!)
 sleep 0.5
 
@@ -63,7 +86,7 @@ k1=$(derive_key $m1)
 deadline=2026-11-23T01:00:00 # simulated time runs 00:00 .. 00:10
 down() { # down ADDRESS HEX: publishes the binary frame (it may contain NUL bytes)
   echo "$2" | xxd -r -p >"$work/frame.bin"
-  mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "wk/m/$1/down" -f "$work/frame.bin"
+  mosquitto_pub -h 127.0.0.1 -p "$port" "${M[@]}" -q 1 -t "wk/m/$1/down" -f "$work/frame.bin"
 }
 sleep 3 # the fleet is connected and reporting
 down $m1 "$("$WK_BIN" dlt645 encode relay trip --addr $m1 --deadline $deadline --key "$k1" --counter 1 | tr -d ' ')"
@@ -136,21 +159,42 @@ if not any(j["status3"]["relay_open"] for j in st) or st[-1]["status3"]["relay_o
 print(f"sim checker: {len(seen)} frames from {len(reports)} meters, {want_reports} reports each, all consistent")
 PY
 
-# gateway mode with every fault switched on: frames still decode, nothing crashes
-timeout 30 mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t 'wk/m/+/up' -F '%t %x' >"$work/up2.txt" &
+# gateway mode with every fault switched on, 6 simulated hours from 08:00 with every unit
+# anomalous: frames still decode, faults and edge anomalies show in the summary
+timeout 40 mosquitto_sub -h 127.0.0.1 -p "$port" "${M[@]}" -q 1 -t 'wk/m/+/up' -F '%t %x' >"$work/up2.txt" &
 pids+=($!)
 sleep 0.5
-"$WK_BIN" sim --broker "127.0.0.1:$port" --meters 200 --gateway 50 --speed 120 --interval 60 \
-  --duration 600 --start $start --seed 9 --key $key --drop 0.05 --dup 0.05 --reorder 0.05 \
-  --delay 0.05 --delay-max 60 --disconnect-every 60 --skew 30 >"$work/sim2.txt" 2>&1 ||
-  fail "gateway sim failed: $(cat "$work/sim2.txt")"
+"$WK_BIN" sim --broker "127.0.0.1:$port" --meters 200 --gateway 50 --speed 3600 --interval 900 \
+  --duration 21600 --start $((start + 8 * 3600)) --seed 9 --key $key --vacant 0 --anomalous 100 \
+  --drop 0.05 --dup 0.05 --reorder 0.05 --delay 0.05 --delay-max 600 --disconnect-every 1800 \
+  --skew 30 >"$work/sim2.txt" 2>&1 || fail "gateway sim failed: $(cat "$work/sim2.txt")"
 sleep 1
 cat "$work/sim2.txt"
 grep -q "clients=4 " "$work/sim2.txt" || fail "gateway mode should use 4 connections"
-grep -Eq "duplicated=[1-9].*reordered=[1-9]" "$work/sim2.txt" || fail "faults were not injected"
+grep -Eq "duplicated=[1-9].*reordered=[1-9].*disconnects=[1-9]" "$work/sim2.txt" ||
+  fail "faults were not injected"
+grep -Eq "cover=[0-9]*[1-9]" "$work/sim2.txt" || grep -Eq "magnet=[0-9]*[1-9]" "$work/sim2.txt" ||
+  fail "no tamper events"
+grep -Eq "reverse=[0-9]*[1-9]" "$work/sim2.txt" || fail "no reverse-energy events from solar units"
 n=$(wc -l <"$work/up2.txt")
-[ "$n" -gt 1000 ] || fail "gateway run delivered only $n frames"
-while read -r topic hex; do
-  "$WK_BIN" dlt645 decode "$hex" >/dev/null || fail "gateway frame on $topic does not decode"
-done < <(awk 'NR % 20 == 0' "$work/up2.txt")
+[ "$n" -gt 3000 ] || fail "gateway run delivered only $n frames"
+python3 - "$WK_BIN" "$work/up2.txt" <<'PY'
+import json, subprocess, sys
+wk, path = sys.argv[1], sys.argv[2]
+lines = [l.split() for l in open(path)]
+events = 0
+for i in range(0, len(lines), 400):
+    batch = lines[i:i + 400]
+    r = subprocess.run([wk, "dlt645", "decode", *[h for _, h in batch]], capture_output=True, text=True)
+    for (topic, h), o in zip(batch, r.stdout.splitlines()):
+        j = json.loads(o)
+        if "invalid" in j or j["address"] != topic.split("/")[2]:
+            sys.exit(f"FAIL: bad frame on {topic}: {h} -> {o}")
+        events += j.get("di") == "03A00001"
+    if r.returncode != 0:
+        sys.exit("FAIL: a gateway frame does not decode")
+if events == 0:
+    sys.exit("FAIL: no event frames arrived")
+print(f"gateway checker: {len(lines)} frames decode, {events} event frames")
+PY
 echo "sim test: ok"

@@ -1,0 +1,420 @@
+/*
+ * auth.c - logins, sessions and lock-out (see auth.h). Hashing by libsodium's
+ * crypto_pwhash_str (argon2id); tokens from OpenSSL's RAND_bytes, stored as SHA-256.
+ */
+#include "api/auth.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto/encoding.h"
+
+static const char v1_sqlite[] =
+    "CREATE TABLE company ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 128)"
+    ") STRICT;"
+    "CREATE TABLE app_user ("
+    "  id INTEGER PRIMARY KEY,"
+    "  login TEXT NOT NULL UNIQUE,"
+    "  pass_hash TEXT NOT NULL CHECK (pass_hash LIKE '$argon2id$%'),"
+    "  role TEXT NOT NULL CHECK (role IN ('admin','finance','service','technician','resident')),"
+    "  company_id INTEGER REFERENCES company(id),"
+    "  account_id INTEGER,"
+    "  failed INTEGER NOT NULL DEFAULT 0,"
+    "  locked_until_s INTEGER NOT NULL DEFAULT 0,"
+    "  created_s INTEGER NOT NULL,"
+    "  CHECK ((role = 'resident') = (account_id IS NOT NULL)),"
+    "  CHECK (role = 'resident' OR company_id IS NOT NULL)"
+    ") STRICT;"
+    "CREATE TABLE app_session ("
+    "  token_sha256 BLOB PRIMARY KEY CHECK (length(token_sha256) = 32),"
+    "  user_id INTEGER NOT NULL REFERENCES app_user(id),"
+    "  csrf TEXT NOT NULL,"
+    "  created_s INTEGER NOT NULL,"
+    "  expires_s INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX app_session_user ON app_session (user_id);";
+
+static const wk_migration migrations[] = {{1, "companies, users, sessions", v1_sqlite, NULL}};
+const wk_schema wk_auth_schema = {"auth", migrations, sizeof migrations / sizeof migrations[0]};
+
+static const char *const role_names[] = {NULL, "admin", "finance", "service", "technician",
+                                         "resident"};
+
+const char *wk_role_name(wk_role r)
+{
+    return r >= WK_ROLE_ADMIN && r <= WK_ROLE_RESIDENT ? role_names[r] : "?";
+}
+
+wk_err wk_role_parse(const char *s, wk_role *out, wk_diag *d)
+{
+    for (int r = WK_ROLE_ADMIN; r <= WK_ROLE_RESIDENT; r++)
+        if (!strcmp(s, role_names[r])) {
+            *out = (wk_role)r;
+            return WK_OK;
+        }
+    return wk_diag_set(d, WK_EINVAL,
+                       "role \"%s\": expected admin, finance, service, technician or resident", s);
+}
+
+static void auth__defaults(const wk_auth_opts *in, wk_auth_opts *o)
+{
+    *o = in ? *in : (wk_auth_opts){0};
+    if (!o->opslimit)
+        o->opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    if (!o->memlimit)
+        o->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    if (o->lock_after <= 0)
+        o->lock_after = 5;
+    if (o->lock_s <= 0)
+        o->lock_s = 900;
+    if (o->session_s <= 0)
+        o->session_s = 8 * 3600;
+}
+
+static wk_err auth__hash(const wk_auth_opts *o, const char *password,
+                         char out[crypto_pwhash_STRBYTES], wk_diag *d)
+{
+    if (sodium_init() < 0)
+        return wk_diag_set(d, WK_ECRYPTO, "libsodium failed to initialise");
+    if (crypto_pwhash_str_alg(out, password, strlen(password), o->opslimit, o->memlimit,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return wk_diag_set(d, WK_ENOMEM, "password hashing ran out of memory");
+    return WK_OK;
+}
+
+static bool auth__login_ok(const char *login)
+{
+    size_t n = strlen(login);
+    if (n < 3 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = login[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+wk_err wk_auth_company_add(wk_store *st, const char *name, int64_t *id, wk_diag *d)
+{
+    wk_stmt *s;
+    bool row = false;
+    wk_err e = wk_store_prepare(st, "INSERT INTO company (name) VALUES (?) ON CONFLICT DO NOTHING",
+                                &s, d);
+    if (!e && !(e = wk_stmt_bind_text(s, 1, name, strlen(name))))
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    if (e || (e = wk_store_prepare(st, "SELECT id FROM company WHERE name = ?", &s, d)))
+        return e;
+    if (!(e = wk_stmt_bind_text(s, 1, name, strlen(name))) && !(e = wk_stmt_step(s, &row, d)))
+        *id = row ? wk_stmt_i64(s, 0) : 0;
+    wk_stmt_reset(s);
+    return e;
+}
+
+wk_err wk_auth_user_add(wk_store *st, const wk_auth_opts *oin, const char *login,
+                        const char *password, wk_role role, int64_t company_id,
+                        int64_t account_id, int64_t now_s, int64_t *id, wk_diag *d)
+{
+    wk_auth_opts o;
+    auth__defaults(oin, &o);
+    if (!auth__login_ok(login))
+        return wk_diag_set(d, WK_EINVAL, "login: expected 3..64 of a-z, 0-9, '.', '_' or '-'");
+    size_t pl = strlen(password);
+    if (pl < 10 || pl > 128)
+        return wk_diag_set(d, WK_EINVAL, "password: expected 10..128 bytes");
+    if (role == WK_ROLE_RESIDENT ? account_id <= 0 : company_id <= 0)
+        return wk_diag_set(d, WK_EINVAL, role == WK_ROLE_RESIDENT
+                                             ? "account: a resident is bound to one account"
+                                             : "company: staff belong to a company");
+    char hash[crypto_pwhash_STRBYTES];
+    wk_err e = auth__hash(&o, password, hash, d);
+    if (e)
+        return e;
+    wk_stmt *s;
+    if ((e = wk_store_prepare(st,
+                              "INSERT INTO app_user (login, pass_hash, role, company_id, account_id,"
+                              " created_s) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                              &s, d)))
+        return e;
+    bool row = false;
+    const char *rn = wk_role_name(role);
+    if (!(e = wk_stmt_bind_text(s, 1, login, strlen(login))) &&
+        !(e = wk_stmt_bind_text(s, 2, hash, strlen(hash))) &&
+        !(e = wk_stmt_bind_text(s, 3, rn, strlen(rn))) &&
+        !(e = company_id > 0 ? wk_stmt_bind_i64(s, 4, company_id) : wk_stmt_bind_null(s, 4)) &&
+        !(e = account_id > 0 ? wk_stmt_bind_i64(s, 5, account_id) : wk_stmt_bind_null(s, 5)) &&
+        !(e = wk_stmt_bind_i64(s, 6, now_s)))
+        e = wk_stmt_step(s, &row, d);
+    if (!e && id)
+        *id = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    if (e == WK_EEXIST)
+        wk_diag_set(d, e, "login \"%s\" is taken", login);
+    return e;
+}
+
+static void auth__sha256(const char *token, uint8_t out[32])
+{
+    unsigned int n = 0;
+    EVP_Digest(token, strlen(token), out, &n, EVP_sha256(), NULL);
+}
+
+static wk_err auth__random_hex(char out[WK_TOKEN_HEX + 1], wk_diag *d)
+{
+    uint8_t raw[32];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return wk_diag_set(d, WK_ECRYPTO, "no randomness");
+    wk_hex_encode(raw, sizeof raw, out, WK_TOKEN_HEX + 1);
+    return WK_OK;
+}
+
+static void auth__user_row(wk_stmt *s, int first, wk_user *u)
+{
+    size_t n;
+    memset(u, 0, sizeof *u);
+    u->id = wk_stmt_i64(s, first);
+    snprintf(u->login, sizeof u->login, "%s", wk_stmt_text(s, first + 1, &n));
+    wk_diag d;
+    if (wk_role_parse(wk_stmt_text(s, first + 2, &n), &u->role, &d))
+        u->role = WK_ROLE_RESIDENT; /* the CHECK constraint makes this unreachable */
+    u->company_id = wk_stmt_is_null(s, first + 3) ? 0 : wk_stmt_i64(s, first + 3);
+    u->account_id = wk_stmt_is_null(s, first + 4) ? 0 : wk_stmt_i64(s, first + 4);
+}
+
+wk_err wk_auth_login(wk_store *st, const wk_auth_opts *oin, const char *login,
+                     const char *password, int64_t now_s, wk_session *out, wk_diag *d)
+{
+    wk_auth_opts o;
+    auth__defaults(oin, &o);
+    /* a fixed hash of the same cost, checked when the login is unknown (timing) */
+    static char dummy[crypto_pwhash_STRBYTES];
+    if (!dummy[0] && auth__hash(&o, "not a real password", dummy, d))
+        return WK_ECRYPTO;
+    wk_err e = wk_store_begin(st, d);
+    if (e)
+        return e;
+    wk_stmt *s;
+    if ((e = wk_store_prepare(st,
+                              "SELECT id, login, role, company_id, account_id, pass_hash, failed,"
+                              " locked_until_s FROM app_user WHERE login = ?",
+                              &s, d)))
+        goto fail;
+    bool row = false;
+    if (!(e = wk_stmt_bind_text(s, 1, login, strlen(login))))
+        e = wk_stmt_step(s, &row, d);
+    wk_user u = {0};
+    char hash[crypto_pwhash_STRBYTES] = {0};
+    int64_t failed = 0, locked_until = 0;
+    if (!e && row) {
+        auth__user_row(s, 0, &u);
+        size_t n;
+        const char *h = wk_stmt_text(s, 5, &n);
+        snprintf(hash, sizeof hash, "%.*s", (int)n, h);
+        failed = wk_stmt_i64(s, 6);
+        locked_until = wk_stmt_i64(s, 7);
+    }
+    wk_stmt_reset(s);
+    if (e)
+        goto fail;
+    bool good = crypto_pwhash_str_verify(row ? hash : dummy, password, strlen(password)) == 0;
+    if (!row) {
+        e = wk_diag_set(d, WK_ECRYPTO, "wrong login or password");
+        goto fail;
+    }
+    if (locked_until > now_s) {
+        e = wk_diag_set(d, WK_ECONFLICT, "too many failed logins: locked for %lld more seconds",
+                        (long long)(locked_until - now_s));
+        goto done; /* commit nothing new, report the lock */
+    }
+    if (!good) {
+        failed++;
+        int64_t v[3] = {failed, failed >= o.lock_after ? now_s + o.lock_s : 0, u.id};
+        if ((e = wk_store_run_i64(st, "UPDATE app_user SET failed = ?, locked_until_s = ? WHERE id = ?",
+                            v, 3, d)))
+            goto fail;
+        if (failed >= o.lock_after) {
+            int64_t z[1] = {u.id};
+            if ((e = wk_store_run_i64(st, "UPDATE app_user SET failed = 0 WHERE id = ?", z, 1, d)))
+                goto fail;
+        }
+        if ((e = wk_store_commit(st, d)))
+            return e;
+        return wk_diag_set(d, WK_ECRYPTO, "wrong login or password");
+    }
+    /* success: a brand-new server-chosen session */
+    memset(out, 0, sizeof *out);
+    out->user = u;
+    out->expires_s = now_s + o.session_s;
+    if ((e = auth__random_hex(out->token, d)) || (e = auth__random_hex(out->csrf, d)))
+        goto fail;
+    uint8_t th[32];
+    auth__sha256(out->token, th);
+    if ((e = wk_store_prepare(st,
+                              "INSERT INTO app_session (token_sha256, user_id, csrf, created_s,"
+                              " expires_s) VALUES (?, ?, ?, ?, ?)",
+                              &s, d)))
+        goto fail;
+    if (!(e = wk_stmt_bind_blob(s, 1, th, 32)) && !(e = wk_stmt_bind_i64(s, 2, u.id)) &&
+        !(e = wk_stmt_bind_text(s, 3, out->csrf, WK_TOKEN_HEX)) &&
+        !(e = wk_stmt_bind_i64(s, 4, now_s)) && !(e = wk_stmt_bind_i64(s, 5, out->expires_s)))
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    int64_t v[2] = {u.id, now_s};
+    if (!e)
+        e = wk_store_run_i64(st, "UPDATE app_user SET failed = 0 WHERE id = ?", v, 1, d);
+    if (!e) /* expired sessions of this user are removed on login */
+        e = wk_store_run_i64(st, "DELETE FROM app_session WHERE user_id = ? AND expires_s <= ?", v, 2, d);
+    if (e)
+        goto fail;
+    return wk_store_commit(st, d);
+done:
+    wk_store_rollback(st);
+    return e;
+fail:
+    wk_store_rollback(st);
+    return e;
+}
+
+wk_err wk_auth_session(wk_store *st, const char *token, int64_t now_s, wk_session *out, wk_diag *d)
+{
+    if (!token || strlen(token) != WK_TOKEN_HEX)
+        return wk_diag_set(d, WK_ENOTFOUND, "no session");
+    uint8_t th[32];
+    auth__sha256(token, th);
+    wk_stmt *s;
+    wk_err e = wk_store_prepare(st,
+                                "SELECT u.id, u.login, u.role, u.company_id, u.account_id, s.csrf,"
+                                " s.expires_s FROM app_session s JOIN app_user u ON u.id = s.user_id"
+                                " WHERE s.token_sha256 = ?",
+                                &s, d);
+    if (e)
+        return e;
+    bool row = false;
+    if (!(e = wk_stmt_bind_blob(s, 1, th, 32)))
+        e = wk_stmt_step(s, &row, d);
+    if (!e && (!row || wk_stmt_i64(s, 6) <= now_s))
+        e = wk_diag_set(d, WK_ENOTFOUND, "no session (unknown or expired)");
+    if (!e) {
+        memset(out, 0, sizeof *out);
+        auth__user_row(s, 0, &out->user);
+        size_t n;
+        snprintf(out->csrf, sizeof out->csrf, "%s", wk_stmt_text(s, 5, &n));
+        snprintf(out->token, sizeof out->token, "%s", token);
+        out->expires_s = wk_stmt_i64(s, 6);
+    }
+    wk_stmt_reset(s);
+    return e;
+}
+
+bool wk_auth_csrf_ok(const wk_session *s, const char *header)
+{
+    if (!header || strlen(header) != WK_TOKEN_HEX)
+        return false;
+    return sodium_memcmp(s->csrf, header, WK_TOKEN_HEX) == 0;
+}
+
+wk_err wk_auth_logout(wk_store *st, const char *token, wk_diag *d)
+{
+    if (!token)
+        return WK_OK;
+    uint8_t th[32];
+    auth__sha256(token, th);
+    wk_stmt *s;
+    wk_err e = wk_store_begin(st, d);
+    if (e || (e = wk_store_prepare(st, "DELETE FROM app_session WHERE token_sha256 = ?", &s, d)))
+        goto out;
+    bool row;
+    if (!(e = wk_stmt_bind_blob(s, 1, th, 32)))
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+out:
+    if (e) {
+        wk_store_rollback(st);
+        return e;
+    }
+    return wk_store_commit(st, d);
+}
+
+wk_err wk_auth_password_change(wk_store *st, const wk_auth_opts *oin, int64_t user_id,
+                               const char *old_password, const char *new_password, wk_diag *d)
+{
+    wk_auth_opts o;
+    auth__defaults(oin, &o);
+    size_t pl = strlen(new_password);
+    if (pl < 10 || pl > 128)
+        return wk_diag_set(d, WK_EINVAL, "new_password: expected 10..128 bytes");
+    wk_stmt *s;
+    wk_err e = wk_store_begin(st, d);
+    if (e)
+        return e;
+    if ((e = wk_store_prepare(st, "SELECT pass_hash FROM app_user WHERE id = ?", &s, d)))
+        goto fail;
+    bool row = false;
+    char hash[crypto_pwhash_STRBYTES] = {0};
+    if (!(e = wk_stmt_bind_i64(s, 1, user_id)) && !(e = wk_stmt_step(s, &row, d)) && row) {
+        size_t n;
+        const char *h = wk_stmt_text(s, 0, &n);
+        snprintf(hash, sizeof hash, "%.*s", (int)n, h);
+    }
+    wk_stmt_reset(s);
+    if (e)
+        goto fail;
+    if (!row || crypto_pwhash_str_verify(hash, old_password, strlen(old_password)) != 0) {
+        e = wk_diag_set(d, WK_ECRYPTO, "old_password: wrong password");
+        goto fail;
+    }
+    char nh[crypto_pwhash_STRBYTES];
+    if ((e = auth__hash(&o, new_password, nh, d)))
+        goto fail;
+    if ((e = wk_store_prepare(st, "UPDATE app_user SET pass_hash = ? WHERE id = ?", &s, d)))
+        goto fail;
+    if (!(e = wk_stmt_bind_text(s, 1, nh, strlen(nh))) && !(e = wk_stmt_bind_i64(s, 2, user_id)))
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    int64_t v[1] = {user_id};
+    if (!e) /* every other session of the user ends */
+        e = wk_store_run_i64(st, "DELETE FROM app_session WHERE user_id = ?", v, 1, d);
+    if (e)
+        goto fail;
+    return wk_store_commit(st, d);
+fail:
+    wk_store_rollback(st);
+    return e;
+}
+
+void wk_limiter_init(wk_limiter *l, uint32_t burst, int64_t refill_ms)
+{
+    memset(l, 0, sizeof *l);
+    l->burst = burst ? burst : 1;
+    l->refill_ms = refill_ms > 0 ? refill_ms : 1000;
+}
+
+bool wk_limiter_allow(wk_limiter *l, const char *client, int64_t now_ms)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = client; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    h |= 1; /* 0 marks an empty slot */
+    size_t i = (size_t)(h % WK_LIMITER_SLOTS);
+    if (l->slot[i].key != h) { /* new client (or an evicted one: a fresh bucket) */
+        l->slot[i].key = h;
+        l->slot[i].tokens = l->burst;
+        l->slot[i].last_ms = now_ms;
+    }
+    int64_t refill = (now_ms - l->slot[i].last_ms) / l->refill_ms;
+    if (refill > 0) {
+        uint64_t t = l->slot[i].tokens + (uint64_t)refill;
+        l->slot[i].tokens = (uint32_t)(t > l->burst ? l->burst : t);
+        l->slot[i].last_ms += refill * l->refill_ms;
+    }
+    if (l->slot[i].tokens == 0)
+        return false;
+    l->slot[i].tokens--;
+    return true;
+}
