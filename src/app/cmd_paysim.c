@@ -22,6 +22,7 @@
  *                               its answers like WeChat Pay
  */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -270,8 +271,9 @@ static int sim__notify(wk_opt *o, size_t n)
 
 typedef struct sim_order {
     char no[WK_PAY_OUT_TRADE_NO_MAX];
-    char txn[WK_PAY_ID_MAX];
+    char txn[WK_PAY_ID_MAX]; /* "" until paid */
     int64_t amount_fen;
+    char notify_url[600];    /* from the prepay request */
 } sim_order;
 
 typedef struct sim_server {
@@ -280,10 +282,20 @@ typedef struct sim_server {
     wk_pay_privkey *platform;       /* signs answers and notifications */
     wk_pay_pubkey *merchant;        /* verifies the merchant's requests */
     pthread_mutex_t mu;
-    sim_order orders[SIM_ORDERS_MAX]; /* paid orders */
+    sim_order orders[SIM_ORDERS_MAX]; /* prepaid and paid orders */
     size_t n;
     int64_t next_txn;
+    int port;
 } sim_server;
+
+/* The order of that number (sv->mu held), or NULL. */
+static sim_order *sim__find(sim_server *sv, const char *no)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (!strcmp(sv->orders[i].no, no))
+            return &sv->orders[i];
+    return NULL;
+}
 
 static volatile sig_atomic_t sim__stop;
 static void sim__on_signal(int sig)
@@ -319,8 +331,9 @@ static int sim__signed(sim_server *sv, wk_http_resp *resp, int status, const cha
     return wk_http_resp_json(resp, status, body) ? -1 : 0;
 }
 
-/* Checks the merchant's Authorization header over "GET\npath?query\nts\nnonce\n\n". */
-static bool sim__merchant_ok(sim_server *sv, const char *auth, const char *path_query)
+/* Checks the merchant's Authorization header over "METHOD\npath?query\nts\nnonce\nbody\n". */
+static bool sim__merchant_ok(sim_server *sv, const char *auth, const char *method, const char *path_query,
+                             const char *body)
 {
     if (!auth || strncmp(auth, "WECHATPAY2-SHA256-RSA2048 ", 26))
         return false;
@@ -336,8 +349,8 @@ static bool sim__merchant_ok(sim_server *sv, const char *auth, const char *path_
         p += strlen(keys[i]);
         snprintf(outs[i], caps[i], "%.*s", (int)(q - p), p);
     }
-    char msg[1024];
-    int ml = snprintf(msg, sizeof msg, "GET\n%s\n%s\n%s\n\n", path_query, ts, nonce);
+    char msg[4096];
+    int ml = snprintf(msg, sizeof msg, "%s\n%s\n%s\n%s\n%s\n", method, path_query, ts, nonce, body);
     if (ml < 0 || (size_t)ml >= sizeof msg)
         return false;
     wk_diag d;
@@ -351,28 +364,30 @@ static int sim__query(wk_http_req *req, wk_http_resp *resp, void *ctx)
     const char *no = wk_http_req_path_rest(req), *mchid = wk_http_req_query(req, "mchid");
     char pq[512];
     snprintf(pq, sizeof pq, "%s?mchid=%s", wk_http_req_path(req), mchid ? mchid : "");
-    if (!sim__merchant_ok(sv, wk_http_req_header(req, "Authorization"), pq))
+    if (!sim__merchant_ok(sv, wk_http_req_header(req, "Authorization"), "GET", pq, ""))
         return sim__signed(sv, resp, 401, "{\"code\":\"SIGN_ERROR\",\"message\":\"bad merchant signature\"}");
     if (!mchid || strcmp(mchid, SIM_MCHID))
         return sim__signed(sv, resp, 400, "{\"code\":\"PARAM_ERROR\",\"message\":\"mchid\"}");
     wk_pay_payment p = {.channel = WK_PAY_WECHAT};
     bool paid = false;
+    bool known = false;
     pthread_mutex_lock(&sv->mu);
-    for (size_t i = 0; i < sv->n; i++)
-        if (!strcmp(sv->orders[i].no, no)) {
-            snprintf(p.txn_id, sizeof p.txn_id, "%s", sv->orders[i].txn);
-            p.amount_fen = sv->orders[i].amount_fen;
-            paid = true;
-        }
+    sim_order *o = sim__find(sv, no);
+    if (o) {
+        known = true;
+        paid = o->txn[0] != 0;
+        snprintf(p.txn_id, sizeof p.txn_id, "%s", o->txn);
+        p.amount_fen = o->amount_fen;
+    }
     pthread_mutex_unlock(&sv->mu);
-    if (!paid) /* the sandbox only remembers paid orders: the rest are unknown */
+    if (!known)
         return sim__signed(sv, resp, 404, "{\"code\":\"ORDER_NOT_EXIST\",\"message\":\"order does not exist\"}");
     snprintf(p.out_trade_no, sizeof p.out_trade_no, "%s", no);
     wk_pay_wechat_cfg c = {0};
     snprintf(c.mchid, sizeof c.mchid, SIM_MCHID);
     snprintf(c.appid, sizeof c.appid, SIM_APPID);
     char json[1024];
-    if (wk_pay_wechat_transaction_json(&c, &p, "SUCCESS", json, sizeof json) < 0)
+    if (wk_pay_wechat_transaction_json(&c, &p, paid ? "SUCCESS" : "NOTPAY", json, sizeof json) < 0)
         return -1;
     return sim__signed(sv, resp, 200, json);
 }
@@ -411,6 +426,7 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (wk_pay_form_parse(body, len, &f, &d))
         return wk_http_resp_error(resp, 400, "invalid", d.msg, NULL) ? -1 : 0;
     const char *no = wk_pay_form_get(&f, "order"), *amount = wk_pay_form_get(&f, "amount_fen");
+    bool drop = sv->drop_notify || wk_pay_form_get(&f, "drop_notify") != NULL; /* play a lost notification */
     int64_t fen;
     if (!no || !amount || wk_dec_parse_str(amount, 0, &fen, NULL) || fen <= 0 || strlen(no) >= WK_PAY_OUT_TRADE_NO_MAX) {
         wk_pay_form_free(&f);
@@ -419,56 +435,111 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
     wk_pay_payment p = {.channel = WK_PAY_WECHAT, .amount_fen = fen};
     snprintf(p.out_trade_no, sizeof p.out_trade_no, "%s", no);
     wk_pay_form_free(&f);
+    char notify_url[600] = "";
     pthread_mutex_lock(&sv->mu);
-    bool again = false;
-    for (size_t i = 0; i < sv->n; i++)
-        if (!strcmp(sv->orders[i].no, p.out_trade_no)) {
-            snprintf(p.txn_id, sizeof p.txn_id, "%s", sv->orders[i].txn);
-            again = true;
-        }
-    if (!again && sv->n < SIM_ORDERS_MAX) {
-        snprintf(p.txn_id, sizeof p.txn_id, "4200009900%018lld", (long long)++sv->next_txn);
-        sim_order *o = &sv->orders[sv->n++];
+    sim_order *o = sim__find(sv, p.out_trade_no);
+    if (!o && sv->n < SIM_ORDERS_MAX) {
+        o = &sv->orders[sv->n++];
+        memset(o, 0, sizeof *o);
         snprintf(o->no, sizeof o->no, "%s", p.out_trade_no);
-        snprintf(o->txn, sizeof o->txn, "%s", p.txn_id);
         o->amount_fen = fen;
+    }
+    if (o && !o->txn[0])
+        snprintf(o->txn, sizeof o->txn, "4200009900%018lld", (long long)++sv->next_txn);
+    if (o) {
+        snprintf(p.txn_id, sizeof p.txn_id, "%s", o->txn);
+        p.amount_fen = o->amount_fen; /* what the prepay asked for */
+        snprintf(notify_url, sizeof notify_url, "%s", o->notify_url);
     }
     pthread_mutex_unlock(&sv->mu);
     if (!p.txn_id[0])
-        return wk_http_resp_error(resp, 503, "full", "paysim remembers at most 4096 payments", NULL) ? -1 : 0;
+        return wk_http_resp_error(resp, 503, "full", "paysim remembers at most 4096 orders", NULL) ? -1 : 0;
+    if (!notify_url[0] && sv->notify_url)
+        snprintf(notify_url, sizeof notify_url, "%s", sv->notify_url);
     const char *result = "not sent (--drop-notify)";
-    if (sv->notify_url && !sv->drop_notify) {
-        static char nb[WK_PAY_BODY_MAX];
+    for (int attempt = 0; notify_url[0] && !drop && attempt < 3; attempt++) {
+        static char nb[WK_PAY_BODY_MAX]; /* one confirmation at a time: under sv->mu below */
         char hdr[6][600];
         int nh = 0;
+        if (attempt)
+            sleep(1); /* WeChat waits 15 s; the sandbox is quicker */
         result = "not acknowledged";
-        if (!sim__build(sv->dir, WK_PAY_WECHAT, &p, "SUCCESS", nb, sizeof nb, hdr, &nh)) {
-            CURL *c = curl_easy_init();
-            struct curl_slist *h = NULL;
-            for (int j = 0; j < nh; j++)
-                h = curl_slist_append(h, hdr[j]);
-            sim_resp r = {.n = 0};
-            curl_easy_setopt(c, CURLOPT_URL, sv->notify_url);
+        pthread_mutex_lock(&sv->mu);
+        int built = sim__build(sv->dir, WK_PAY_WECHAT, &p, "SUCCESS", nb, sizeof nb, hdr, &nh);
+        CURL *c = built ? NULL : curl_easy_init();
+        struct curl_slist *h = NULL;
+        for (int j = 0; c && j < nh; j++)
+            h = curl_slist_append(h, hdr[j]);
+        sim_resp r = {.n = 0};
+        long status = 0;
+        if (c) {
+            curl_easy_setopt(c, CURLOPT_URL, notify_url);
             curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
             curl_easy_setopt(c, CURLOPT_POSTFIELDS, nb);
             curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sim__write);
             curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
             curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
             curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-            long status = 0;
-            if (curl_easy_perform(c) == CURLE_OK) {
+            if (curl_easy_perform(c) == CURLE_OK)
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-                if (status == 200 || status == 204)
-                    result = "acknowledged";
-            }
-            curl_slist_free_all(h);
-            curl_easy_cleanup(c);
+        }
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+        pthread_mutex_unlock(&sv->mu);
+        if (status == 200 || status == 204) {
+            result = "acknowledged";
+            break;
         }
     }
     char out[256];
     snprintf(out, sizeof out, "{\"out_trade_no\":\"%s\",\"transaction_id\":\"%s\",\"notification\":\"%s\"}",
              p.out_trade_no, p.txn_id, result);
     return wk_http_resp_json(resp, 200, out) ? -1 : 0;
+}
+
+/* POST /v3/pay/transactions/native: the merchant's prepay; answers a code_url that opens
+ * the confirm page. */
+static int sim__prepay(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    sim_server *sv = ctx;
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    if (!sim__merchant_ok(sv, wk_http_req_header(req, "Authorization"), "POST", wk_http_req_path(req), body))
+        return sim__signed(sv, resp, 401, "{\"code\":\"SIGN_ERROR\",\"message\":\"bad merchant signature\"}");
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    const char *no = json_string_value(json_object_get(j, "out_trade_no")),
+               *mchid = json_string_value(json_object_get(j, "mchid")),
+               *appid = json_string_value(json_object_get(j, "appid")),
+               *url = json_string_value(json_object_get(j, "notify_url"));
+    json_t *total = json_object_get(json_object_get(j, "amount"), "total");
+    int rc;
+    if (!no || !url || !mchid || !appid || strcmp(mchid, SIM_MCHID) || strcmp(appid, SIM_APPID) ||
+        !json_is_integer(total) || json_integer_value(total) <= 0 || strlen(no) >= WK_PAY_OUT_TRADE_NO_MAX ||
+        strlen(url) >= sizeof sv->orders[0].notify_url) {
+        rc = sim__signed(sv, resp, 400, "{\"code\":\"PARAM_ERROR\",\"message\":\"bad prepay request\"}");
+    } else {
+        int64_t fen = json_integer_value(total);
+        pthread_mutex_lock(&sv->mu);
+        sim_order *o = sim__find(sv, no);
+        if (!o && sv->n < SIM_ORDERS_MAX) {
+            o = &sv->orders[sv->n++];
+            memset(o, 0, sizeof *o);
+            snprintf(o->no, sizeof o->no, "%s", no);
+        }
+        if (o && !o->txn[0]) {
+            o->amount_fen = fen;
+            snprintf(o->notify_url, sizeof o->notify_url, "%s", url);
+        }
+        pthread_mutex_unlock(&sv->mu);
+        char out[400];
+        snprintf(out, sizeof out, "{\"code_url\":\"http://127.0.0.1:%d/sim/confirm?order=%s&amount_fen=%lld\"}", sv->port,
+                 no, (long long)fen);
+        rc = o ? sim__signed(sv, resp, 200, out)
+               : sim__signed(sv, resp, 503, "{\"code\":\"SYSTEM_ERROR\",\"message\":\"full\"}");
+    }
+    json_decref(j);
+    return rc;
 }
 
 static int sim__serve(wk_opt *o, size_t n)
@@ -504,6 +575,7 @@ static int sim__serve(wk_opt *o, size_t n)
         {"GET", "/v3/pay/transactions/out-trade-no/*", sim__query, &sv, 0, "query"},
         {"GET", "/sim/confirm", sim__confirm_page, &sv, 0, "confirm"},
         {"POST", "/sim/pay", sim__pay, &sv, 4096, "pay"},
+        {"POST", "/v3/pay/transactions/native", sim__prepay, &sv, 8192, "prepay"},
     };
     wk_http *h = NULL;
     int rc = 1;
@@ -511,7 +583,8 @@ static int sim__serve(wk_opt *o, size_t n)
         fprintf(stderr, "wattkeeper paysim: %s\n", d.msg);
         goto done;
     }
-    printf("paysim (SANDBOX, not a payment channel) http://127.0.0.1:%d/\n", wk_http_port(h));
+    sv.port = wk_http_port(h);
+    printf("paysim (SANDBOX, not a payment channel) http://127.0.0.1:%d/\n", sv.port);
     fflush(stdout);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

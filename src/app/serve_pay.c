@@ -6,7 +6,8 @@
  *                             {"code":"FAIL","message":"失败"} otherwise, so WeChat retries.
  *   POST /pay/alipay/notify   Alipay notification: body exactly "success" once committed;
  *                             "fail" otherwise.
- *   POST /api/v1/orders       create a top-up order (admin token).
+ *   POST /api/v1/orders       create a top-up order (admin token); for WeChat with a
+ *                             merchant key, the Native prepay's code_url is in the answer.
  *   GET  /api/v1/orders/{no}  an order's state (admin token).
  *   POST /api/v1/reconcile?channel=C  a daily bill in, the discrepancy report out (admin).
  *   POST /api/v1/counter/{payments,refunds,settlements}  staff money at the office (admin).
@@ -18,6 +19,7 @@
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -174,15 +176,21 @@ static int pay__err(wk_http_resp *resp, int status, const char *code, const char
     return wk_http_resp_error(resp, status, code, msg, field) ? -1 : 0;
 }
 
-static int pay__order_json(wk_http_resp *resp, int status, const wk_pay_order *o)
+/* The order as JSON; extra_key/extra_val (may be NULL) add one string member. */
+static int pay__order_json(wk_http_resp *resp, int status, const wk_pay_order *o, const char *extra_key,
+                           const char *extra_val)
 {
-    char out[512];
-    snprintf(out, sizeof out,
-             "{\"out_trade_no\":\"%s\",\"account_id\":%lld,\"channel\":\"%s\",\"amount_fen\":%lld,"
-             "\"state\":\"%s\",\"created_ms\":%lld,\"expires_ms\":%lld}",
-             o->out_trade_no, (long long)o->account_id, wk_pay_channel_str(o->channel), (long long)o->amount_fen,
-             wk_pay_order_state_str(o->state), (long long)o->created_ms, (long long)o->expires_ms);
-    return wk_http_resp_json(resp, status, out) ? -1 : 0;
+    json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:s, s:I, s:I}", "out_trade_no", o->out_trade_no, "account_id",
+                          (json_int_t)o->account_id, "channel", wk_pay_channel_str(o->channel), "amount_fen",
+                          (json_int_t)o->amount_fen, "state", wk_pay_order_state_str(o->state), "created_ms",
+                          (json_int_t)o->created_ms, "expires_ms", (json_int_t)o->expires_ms);
+    if (j && extra_key && extra_val)
+        json_object_set_new(j, extra_key, json_string(extra_val));
+    char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int rc = out && !wk_http_resp_json(resp, status, out) ? 0 : -1;
+    free(out);
+    return rc;
 }
 
 static int pay__submit_answer(wk_http_resp *resp, wk_err e, const wk_serve_req *r)
@@ -263,7 +271,18 @@ int wk_serve_pay_orders_create(wk_http_req *req, wk_http_resp *resp, void *ctx)
     wk_err e = wk_serve_submit(s, &r, 10000);
     if (e || r.result)
         return pay__submit_answer(resp, e, &r);
-    return pay__order_json(resp, 201, &c.o);
+    if (c.channel == WK_PAY_WECHAT && g_pay->merchant_key) {
+        /* Native prepay on this HTTP thread: the payer opens code_url */
+        char code_url[1024];
+        wk_diag d = {{0}};
+        if (wk_pay_wechat_prepay(g_pay, g_pay->notify_base_url, c.o.out_trade_no, c.o.amount_fen, (int64_t)time(NULL),
+                                 code_url, sizeof code_url, &d)) {
+            wk_log(WK_LOG_WARN, "prepay failed", "order=%s why=%s", WK_LOG_Q(c.o.out_trade_no), WK_LOG_Q(d.msg));
+            return pay__order_json(resp, 201, &c.o, "prepay_error", d.msg);
+        }
+        return pay__order_json(resp, 201, &c.o, "code_url", code_url);
+    }
+    return pay__order_json(resp, 201, &c.o, NULL, NULL);
 }
 
 /* GET /api/v1/orders/{out_trade_no} */
@@ -281,7 +300,7 @@ int wk_serve_pay_orders_get(wk_http_req *req, wk_http_resp *resp, void *ctx)
     wk_err e = wk_serve_submit(s, &r, 10000);
     if (e || r.result)
         return pay__submit_answer(resp, e, &r);
-    return pay__order_json(resp, 200, &c.o);
+    return pay__order_json(resp, 200, &c.o, NULL, NULL);
 }
 
 /* ---- reconciliation ---- */

@@ -77,6 +77,7 @@ wk_err wk_pay_channels_load(const wk_config *c, wk_pay_channels **out, wk_diag *
             w->n_keys++;
         }
         snprintf(p->api_base, sizeof p->api_base, "%s", c->pay.wechat_api_base);
+        snprintf(p->notify_base_url, sizeof p->notify_base_url, "%s", c->pay.notify_base_url);
         if (c->pay.wechat_merchant_key_file[0]) {
             if (!c->pay.wechat_merchant_serial[0]) {
                 e = wk_diag_set(d, WK_EINVAL, "[pay] wechat_merchant_serial: required with wechat_merchant_key_file");

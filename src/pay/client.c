@@ -1,11 +1,13 @@
 /*
  * client.c - the WeChat Pay API v3 client side: the merchant's request signature
  * (Authorization: WECHATPAY2-SHA256-RSA2048 ...) and the order query used for orders
- * stuck in created (lost notifications). The response is verified with the same
+ * stuck in created (lost notifications), and the Native prepay that yields the code_url
+ * the payer opens. The response is verified with the same
  * authenticator as notifications. Blocking (libcurl, 5 s timeout): call it from an HTTP
  * thread or a job, never from serve's main loop.
  */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <openssl/rand.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -94,36 +96,28 @@ static size_t client__header(char *p, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-wk_err wk_pay_wechat_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s, wk_pay_payment *out,
-                           bool *paid, wk_diag *d)
+/* One signed API call: method path (with query) and optional JSON body; the answer's
+ * signature is verified before anything of it is used. *status receives the HTTP status. */
+static wk_err client__call(const wk_pay_channels *ch, const char *method, const char *path, const char *body,
+                           int64_t now_s, client_resp *r, long *status, wk_diag *d)
 {
-    *paid = false;
-    memset(out, 0, sizeof *out);
-    if (!ch->wechat_on || !ch->merchant_key)
-        return wk_diag_set(d, WK_EINVAL, "[pay] wechat_merchant_key_file: no merchant key, no queries");
-    for (const char *p = out_trade_no; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
-              *p == '-'))
-            return wk_diag_set(d, WK_EINVAL, "out_trade_no: unexpected character");
-    char path[256], url[1400], auth[1200], auth_h[1300];
-    snprintf(path, sizeof path, "/v3/pay/transactions/out-trade-no/%s?mchid=%s", out_trade_no, ch->wechat.mchid);
+    char url[1400], auth[1200], auth_h[1300];
     snprintf(url, sizeof url, "%s%s", ch->api_base, path);
-    wk_err e = wk_pay_wechat_authorization(ch->wechat.mchid, ch->merchant_key, ch->merchant_serial, "GET", path, "",
-                                           now_s, auth, sizeof auth, d);
+    wk_err e = wk_pay_wechat_authorization(ch->wechat.mchid, ch->merchant_key, ch->merchant_serial, method, path,
+                                           body ? body : "", now_s, auth, sizeof auth, d);
     if (e)
         return e;
     snprintf(auth_h, sizeof auth_h, "Authorization: %s", auth);
-    client_resp *r = wk_calloc(1, sizeof *r);
-    if (!r)
-        return wk_diag_set(d, WK_ENOMEM, "query: out of memory");
     CURL *c = curl_easy_init();
     struct curl_slist *h = curl_slist_append(NULL, auth_h);
     h = curl_slist_append(h, "Accept: application/json");
-    long status = 0;
+    h = curl_slist_append(h, "Content-Type: application/json");
     CURLcode cr = CURLE_FAILED_INIT;
     if (c && h) {
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        if (body)
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client__body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, client__header);
@@ -131,20 +125,47 @@ wk_err wk_pay_wechat_query(const wk_pay_channels *ch, const char *out_trade_no, 
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         cr = curl_easy_perform(c);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     }
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
-    if (cr != CURLE_OK || r->overflow) {
-        e = wk_diag_set(d, WK_EIO, "query %s: %s", url, r->overflow ? "response too long" : curl_easy_strerror(cr));
-        goto done;
-    }
+    if (cr != CURLE_OK || r->overflow)
+        return wk_diag_set(d, WK_EIO, "%s %s: %s", method, url, r->overflow ? "response too long" : curl_easy_strerror(cr));
     /* every answer is signed, errors too: verify before believing any of it */
     wk_pay_wechat_headers hd = {.timestamp = r->ts, .nonce = r->nonce, .signature = r->sig, .serial = r->serial};
-    if ((e = wk_pay_wechat_authenticate(&ch->wechat, &hd, r->body, r->n, now_s, d))) {
-        wk_diag_prefix(d, "query response");
+    if ((e = wk_pay_wechat_authenticate(&ch->wechat, &hd, r->body, r->n, now_s, d)))
+        wk_diag_prefix(d, "%s answer", method);
+    return e;
+}
+
+static wk_err client__otn_ok(const char *out_trade_no, wk_diag *d)
+{
+    size_t n = 0;
+    for (const char *p = out_trade_no; *p; p++, n++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+              *p == '-'))
+            return wk_diag_set(d, WK_EINVAL, "out_trade_no: unexpected character");
+    return n && n < WK_PAY_OUT_TRADE_NO_MAX ? WK_OK : wk_diag_set(d, WK_EINVAL, "out_trade_no: 1..32 characters");
+}
+
+wk_err wk_pay_wechat_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s, wk_pay_payment *out,
+                           bool *paid, wk_diag *d)
+{
+    *paid = false;
+    memset(out, 0, sizeof *out);
+    if (!ch->wechat_on || !ch->merchant_key)
+        return wk_diag_set(d, WK_EINVAL, "[pay] wechat_merchant_key_file: no merchant key, no queries");
+    wk_err e = client__otn_ok(out_trade_no, d);
+    if (e)
+        return e;
+    char path[256];
+    snprintf(path, sizeof path, "/v3/pay/transactions/out-trade-no/%s?mchid=%s", out_trade_no, ch->wechat.mchid);
+    client_resp *r = wk_calloc(1, sizeof *r);
+    if (!r)
+        return wk_diag_set(d, WK_ENOMEM, "query: out of memory");
+    long status = 0;
+    if ((e = client__call(ch, "GET", path, NULL, now_s, r, &status, d)))
         goto done;
-    }
     if (status == 404) {
         e = wk_diag_set(d, WK_ENOTFOUND, "out_trade_no: WeChat Pay does not know order %s", out_trade_no);
         goto done;
@@ -163,6 +184,43 @@ wk_err wk_pay_wechat_query(const wk_pay_channels *ch, const char *out_trade_no, 
         *paid = false;
         e = wk_diag_set(d, WK_ECONFLICT, "out_trade_no: the answer is about order %s", out->out_trade_no);
     }
+done:
+    wk_free(r);
+    return e;
+}
+
+wk_err wk_pay_wechat_prepay(const wk_pay_channels *ch, const char *notify_base_url, const char *out_trade_no,
+                            int64_t amount_fen, int64_t now_s, char *code_url, size_t cap, wk_diag *d)
+{
+    if (!ch->wechat_on || !ch->merchant_key)
+        return wk_diag_set(d, WK_EINVAL, "[pay] wechat_merchant_key_file: no merchant key, no prepay");
+    if (!notify_base_url || !*notify_base_url)
+        return wk_diag_set(d, WK_EINVAL, "[pay] notify_base_url: required for prepay");
+    wk_err e = client__otn_ok(out_trade_no, d);
+    if (e)
+        return e;
+    char body[1024];
+    int n = snprintf(body, sizeof body,
+                     "{\"appid\":\"%s\",\"mchid\":\"%s\",\"description\":\"\u7535\u8d39\u5145\u503c\","
+                     "\"out_trade_no\":\"%s\",\"notify_url\":\"%s/pay/wechat/notify\","
+                     "\"amount\":{\"total\":%lld,\"currency\":\"CNY\"}}",
+                     ch->wechat.appid, ch->wechat.mchid, out_trade_no, notify_base_url, (long long)amount_fen);
+    if (n < 0 || (size_t)n >= sizeof body)
+        return wk_diag_set(d, WK_ELIMIT, "prepay: request too long");
+    client_resp *r = wk_calloc(1, sizeof *r);
+    if (!r)
+        return wk_diag_set(d, WK_ENOMEM, "prepay: out of memory");
+    long status = 0;
+    if ((e = client__call(ch, "POST", "/v3/pay/transactions/native", body, now_s, r, &status, d)))
+        goto done;
+    json_error_t je;
+    json_t *j = status == 200 ? json_loadb(r->body, r->n, 0, &je) : NULL;
+    json_t *u = json_object_get(j, "code_url");
+    if (!json_is_string(u) || json_string_length(u) == 0 || json_string_length(u) >= cap)
+        e = wk_diag_set(d, WK_EIO, "prepay: HTTP %ld without a usable code_url: %.200s", status, r->body);
+    else
+        snprintf(code_url, cap, "%s", json_string_value(u));
+    json_decref(j);
 done:
     wk_free(r);
     return e;

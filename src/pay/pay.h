@@ -323,6 +323,7 @@ typedef struct wk_pay_channels {
     wk_pay_privkey *merchant_key;
     char merchant_serial[WK_PAY_ID_MAX];
     char api_base[1024];
+    char notify_base_url[520];
 } wk_pay_channels;
 
 /* Builds the channels from [pay]: WeChat Pay is on when wechat_mchid is set (then appid,
@@ -353,6 +354,14 @@ wk_err wk_pay_wechat_authorization(const char *mchid, const wk_pay_privkey *k, c
  * verify, WK_EINVAL when no merchant key is configured. */
 wk_err wk_pay_wechat_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s,
                            wk_pay_payment *out, bool *paid, wk_diag *d) WK_MUST_CHECK;
+
+/* Native prepay: POST <api_base>/v3/pay/transactions/native with appid, mchid,
+ * out_trade_no, amount (fen, CNY) and notify_url = notify_base_url + /pay/wechat/notify,
+ * signed with the merchant key; the signed answer's code_url (what the payer opens or
+ * scans) is written into code_url. Errors as wk_pay_wechat_query. */
+wk_err wk_pay_wechat_prepay(const wk_pay_channels *ch, const char *notify_base_url,
+                            const char *out_trade_no, int64_t amount_fen, int64_t now_s,
+                            char *code_url, size_t cap, wk_diag *d) WK_MUST_CHECK;
 
 /* ---- sandbox signing (sandbox.c): what the channels do, for paysim and the tests ---- */
 

@@ -136,25 +136,31 @@ wk_err wk_pay_wechat_transaction(const wk_pay_wechat_cfg *c, const char *json, s
     json_t *total = json_object_get(amount, "total");
     const char *mchid = wechat__str(j, "mchid"), *appid = wechat__str(j, "appid"),
                *currency = wechat__str(amount, "currency");
-    if ((e = wechat__copy(out->txn_id, sizeof out->txn_id, wechat__str(j, "transaction_id"),
-                          "transaction_id", d)) ||
-        (e = wechat__copy(out->out_trade_no, sizeof out->out_trade_no,
-                          wechat__str(j, "out_trade_no"), "out_trade_no", d)) ||
-        (e = wechat__copy(out->status, sizeof out->status, wechat__str(j, "trade_state"),
-                          "trade_state", d)))
+    /* state and order first: a query answer for an unpaid order has no transaction yet */
+    if ((e = wechat__copy(out->status, sizeof out->status, wechat__str(j, "trade_state"), "trade_state", d)) ||
+        (e = wechat__copy(out->out_trade_no, sizeof out->out_trade_no, wechat__str(j, "out_trade_no"),
+                          "out_trade_no", d)))
+        goto done;
+    if (!mchid || strcmp(mchid, c->mchid)) {
+        e = wk_diag_set(d, WK_ECONFLICT, "mchid: not our merchant id");
+        goto done;
+    }
+    if (!appid || strcmp(appid, c->appid)) {
+        e = wk_diag_set(d, WK_ECONFLICT, "appid: not our app id");
+        goto done;
+    }
+    if (strcmp(out->status, "SUCCESS")) {
+        e = wk_diag_set(d, WK_ECONFLICT, "trade_state: %s is not a payment", out->status);
+        goto done;
+    }
+    if ((e = wechat__copy(out->txn_id, sizeof out->txn_id, wechat__str(j, "transaction_id"), "transaction_id", d)))
         goto done;
     if (!json_is_integer(total) || json_integer_value(total) <= 0) {
         e = wk_diag_set(d, WK_EINVAL, "amount.total: expected a positive integer of fen");
         goto done;
     }
     out->amount_fen = json_integer_value(total);
-    if (!mchid || strcmp(mchid, c->mchid))
-        e = wk_diag_set(d, WK_ECONFLICT, "mchid: not our merchant id");
-    else if (!appid || strcmp(appid, c->appid))
-        e = wk_diag_set(d, WK_ECONFLICT, "appid: not our app id");
-    else if (strcmp(out->status, "SUCCESS"))
-        e = wk_diag_set(d, WK_ECONFLICT, "trade_state: %s is not a payment", out->status);
-    else if (currency && strcmp(currency, "CNY"))
+    if (currency && strcmp(currency, "CNY"))
         e = wk_diag_set(d, WK_ECONFLICT, "amount.currency: only CNY is accepted");
 done:
     json_decref(j);

@@ -124,6 +124,8 @@ static const wk_config_key cfg_keys[] = {
      0, WK_CONFIG_PATH_MAX - 1, false, "Merchant API private key (PEM) that signs requests to WeChat Pay; empty: no queries."},
     {"pay", "wechat_merchant_serial", WK_CFG_STRING, FIELD(pay, wechat_merchant_serial), "",
      0, 64, false, "Serial number of the merchant API certificate (serial_no in the request signature)."},
+    {"pay", "notify_base_url", WK_CFG_STRING, FIELD(pay, notify_base_url), "",
+     0, 512, false, "Public base URL of this server; notify_url = it + /pay/wechat/notify (prepay)."},
     {"pay", "alipay_app_id", WK_CFG_STRING, FIELD(pay, alipay_app_id), "",
      0, 32, false, "Alipay app id the notifications must carry; empty: Alipay is off."},
     {"pay", "alipay_seller_id", WK_CFG_STRING, FIELD(pay, alipay_seller_id), "",

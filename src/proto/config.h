@@ -116,6 +116,7 @@ typedef struct wk_config {
         char wechat_api_base[WK_CONFIG_PATH_MAX];       /* https://api.mch.weixin.qq.com */
         char wechat_merchant_key_file[WK_CONFIG_PATH_MAX]; /* merchant API private key (PEM) */
         char wechat_merchant_serial[WK_CONFIG_NAME_MAX]; /* serial of the merchant API cert */
+        char notify_base_url[WK_CONFIG_PATH_MAX];       /* our public base URL for notify_url */
         char alipay_app_id[WK_CONFIG_NAME_MAX];
         char alipay_seller_id[WK_CONFIG_NAME_MAX];
         char alipay_public_key[WK_CONFIG_PATH_MAX];     /* Alipay's public key (PEM or base64) */

@@ -10,6 +10,8 @@
 #   - Alipay: "success" once, duplicate "success" without credit, TRADE_CLOSED refused;
 #   - an injected failure inside the credit's transaction is not acknowledged (5xx) and
 #     the channel's retry is credited once the fault is gone;
+#   - the resident's flow: order -> Native prepay (merchant-signed) -> code_url -> confirm
+#     page -> signed notification -> credited once;
 #   - an order whose notification was lost (paysim serve --drop-notify) is found paid by
 #     the order query (merchant-signed request, signed answer) and credited once;
 #   - reconciliation of a WeChat bill (BOM, CRLF, backticks, summary) finds each planted
@@ -55,10 +57,11 @@ cp "$T/paysim/wechat-public.pem" "$T/wpub.before"
 "$BIN" paysim keys --dir "$T/paysim" >/dev/null
 cmp -s "$T/paysim/wechat-public.pem" "$T/wpub.before" && ok || bad "paysim keys regenerated"
 
+SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$T/wk.ini" <<INI
 [server]
 db = $T/wk.db
-http_listen = 127.0.0.1:0
+http_listen = 127.0.0.1:$SPORT
 data_dir = $T
 log_level = info
 [mqtt]
@@ -83,12 +86,12 @@ checkpoint_interval = 2s
 INI
 cat "$T/paysim/pay.ini" >>"$T/wk.ini"
 
-# the channel's HTTP side (query API, confirm page); its notifications are "lost"
-"$BIN" paysim serve --dir "$T/paysim" --port 0 --drop-notify >"$T/paysim.out" 2>"$T/paysim.err" &
+# the channel's HTTP side (prepay, confirm page, notifications, query API)
+"$BIN" paysim serve --dir "$T/paysim" --port 0 >"$T/paysim.out" 2>"$T/paysim.err" &
 pids+=($!)
 wait_for 10 'grep -q "http://" "$T/paysim.out"' || { cat "$T/paysim.err"; bad "paysim serve did not start"; exit 1; }
 PS=$(sed -n 's|.*\(http://127.0.0.1:[0-9]*\)/.*|\1|p' "$T/paysim.out")
-WK_PAY_WECHAT_API_BASE=$PS "$BIN" serve --config "$T/wk.ini" >"$T/serve.out" 2>>"$T/serve.log" &
+WK_PAY_WECHAT_API_BASE=$PS WK_PAY_NOTIFY_BASE_URL=http://127.0.0.1:$SPORT "$BIN" serve --config "$T/wk.ini" >"$T/serve.out" 2>>"$T/serve.log" &
 pids+=($!)
 wait_for 20 'grep -q "http://" "$T/serve.out"' || { cat "$T/serve.log"; bad "serve did not start"; exit 1; }
 HPORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\)/.*|\1|p' "$T/serve.out" | tail -1)
@@ -198,9 +201,11 @@ echo "injected failure: $(grep -c 'not acknowledged' "$T/n8.out") unacknowledged
 
 # ---- order query: the payer paid at the channel, the notification was lost ----
 O10=$(order 2 700 wechat)
-[ "$(status -X POST -H "Authorization: Bearer $TOKEN" "$H/api/v1/orders/$O10/query")" = 404 ] && ok || bad "query of an unpaid order: $(cat "$T/resp")"
+[ "$(status -X POST -H "Authorization: Bearer $TOKEN" "$H/api/v1/orders/$O10/query")" = 200 ] &&
+  grep -q '"state":"created","channel_state":"NOTPAY","credited_now":false' "$T/resp" && ok || bad "query of an unpaid order: $(cat "$T/resp")"
+[ "$(status -X POST -H "Authorization: Bearer $TOKEN" "$H/api/v1/orders/WKNEVERPREPAID0000/query")" = 404 ] && ok || bad "query of an unknown order: $(cat "$T/resp")"
 curl -s "$PS/sim/confirm?order=$O10&amount_fen=700" | grep -q "Confirm payment" && ok || bad "no confirm page"
-curl -s -d "order=$O10&amount_fen=700" "$PS/sim/pay" >"$T/pay10.json"
+curl -s -d "order=$O10&amount_fen=700&drop_notify=1" "$PS/sim/pay" >"$T/pay10.json"
 grep -q '"notification":"not sent' "$T/pay10.json" && ok || bad "paysim pay: $(cat "$T/pay10.json")"
 TX10=$(sed -n 's/.*"transaction_id":"\([0-9]*\)".*/\1/p' "$T/pay10.json")
 [ "$(q "select state from pay_order where out_trade_no='$O10'")" = created ] && ok || bad "order moved without a notification"
@@ -269,6 +274,18 @@ printf 'not a bill\n' >"$T/junk.csv"
 rc=0; "$BIN" reconcile --server "$H" --token-file "$T/wk.db.admin-token" --channel wechat --bill "$T/junk.csv" >"$T/r4.out" 2>&1 || rc=$?
 [ $rc = 1 ] && ok || bad "a malformed bill was accepted"
 
+# ---- the resident's flow: order -> prepay code_url -> confirm page -> signed notification ----
+curl -sS -X POST -H "Authorization: Bearer $TOKEN" -d '{"account_id":2,"amount_fen":1500,"channel":"wechat"}' "$H/api/v1/orders" >"$T/o11.json"
+O11=$(sed -n 's/.*"out_trade_no":"\([^"]*\)".*/\1/p' "$T/o11.json")
+CODE_URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("code_url",""))' "$T/o11.json")
+[ -n "$CODE_URL" ] && ok || bad "no code_url from the prepay: $(cat "$T/o11.json")"
+curl -s "$CODE_URL" | grep -q "Confirm payment" && ok || bad "code_url does not open the confirm page"
+curl -s -d "order=$O11&amount_fen=1500" "$PS/sim/pay" >"$T/pay11.json"
+grep -q '"notification":"acknowledged"' "$T/pay11.json" && ok || bad "sandbox notification not acknowledged: $(cat "$T/pay11.json")"
+TX11=$(sed -n 's/.*"transaction_id":"\([0-9]*\)".*/\1/p' "$T/pay11.json")
+[ "$(credits_of "$TX11")" = 1 ] && ok || bad "prepay flow credited $(credits_of "$TX11") times"
+[ "$(q "select state from pay_order where out_trade_no='$O11'")" = credited ] && ok || bad "prepay flow order not credited"
+
 # ---- counter payments, refunds, move-out settlement ----
 post() { status -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$1" "$H/api/v1/counter/$2"; }
 CP='{"account_id":2,"amount_fen":3000,"method":"cash","operator":"li","reason":"paid at the office","id":"0123456789abcdef0123456789abcdef"}'
@@ -293,9 +310,9 @@ echo "move-out settlement refunded $SETTLED fen"
 
 # ---- money ----
 "$BIN" ledger verify --db "$T/wk.db" --log-key-file "$T/wk.db.logkey" >"$T/verify.out" 2>&1 && ok || { cat "$T/verify.out"; bad "ledger verify failed"; }
-[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:wechat'")" = $((5000 + 1000 + 800 + 700 + 900)) ] && ok || bad "clearing:wechat differs from the credits"
+[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:wechat'")" = $((5000 + 1000 + 800 + 700 + 900 + 1500)) ] && ok || bad "clearing:wechat differs from the credits"
 [ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:alipay'")" = 1234 ] && ok || bad "clearing:alipay differs from the credits"
-[ "$(q "select count(*) from pay_payment")" = 6 ] && ok || bad "payments: $(q 'select count(*) from pay_payment')"
+[ "$(q "select count(*) from pay_payment")" = 7 ] && ok || bad "payments: $(q 'select count(*) from pay_payment')"
 
 echo "pay_serve_test: $passes passed, $fails failed"
 [ $fails = 0 ]
