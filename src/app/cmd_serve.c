@@ -82,11 +82,6 @@ struct wk_serve {
     int64_t frames_seen; /* main loop only */
 };
 
-const wk_config *wk_serve_config(wk_serve *s)
-{
-    return &s->cfg;
-}
-
 const char *wk_serve_admin_token(wk_serve *s)
 {
     return s->admin_token;

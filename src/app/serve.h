@@ -63,9 +63,6 @@ const char *wk_serve_admin_token(wk_serve *s);
  * in constant time. */
 bool wk_serve_http_authorized(wk_serve *s, wk_http_req *req);
 
-/* The loaded config. */
-const struct wk_config *wk_serve_config(wk_serve *s);
-
 /* Payments (serve_pay.c): the channels the routes verify with (set before
  * wk_serve_http_start; NULL = payments off; borrowed) and the route handlers. */
 struct wk_pay_channels;
