@@ -2,7 +2,9 @@
  * alipay_form_fuzz.c - libFuzzer target for the Alipay notification parser
  * (src/pay/alipay.c): the bytes are the form body. Whatever parses must give a signing
  * string that fits, keys that are unique and non-empty; verification against a fixed
- * key must fail (the fuzzer cannot forge RSA) with a message; errors carry a message.
+ * key must fail (the fuzzer cannot forge RSA) with a message; errors carry a message. The
+ * same bytes go through the raw JSON member extractor (alipay.trade.query answers), whose
+ * result must lie inside the input and be a braced object.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,8 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(c.app_id, "2019073166072302", 17);
         memcpy(c.seller_id, "2088531891668739", 17);
     }
-    wk_pay_form f;
     wk_diag d = {{0}};
+    /* the raw-member extractor used on alipay.trade.query answers */
+    size_t at, vl;
+    if (wk_pay_json_member_raw((const char *)data, size, "alipay_trade_query_response", &at, &vl, &d) == WK_OK &&
+        (at + vl > size || vl < 2 || data[at] != '{' || data[at + vl - 1] != '}'))
+        abort();
+    wk_pay_form f;
     if (wk_pay_form_parse((const char *)data, size, &f, &d)) {
         if (!d.msg[0])
             abort();

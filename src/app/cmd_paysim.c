@@ -61,8 +61,9 @@ static int sim__keys(const char *dir)
     mkdir(dir, 0700);
     const char *names[][2] = {{"wechat-private.pem", "wechat-public.pem"},
                               {"alipay-private.pem", "alipay-public.pem"},
-                              {"merchant-private.pem", "merchant-public.pem"}};
-    for (int i = 0; i < 3; i++) {
+                              {"merchant-private.pem", "merchant-public.pem"},
+                              {"alipay-app-private.pem", "alipay-app-public.pem"}};
+    for (int i = 0; i < 4; i++) {
         sim__path(p1, sizeof p1, dir, names[i][0]);
         sim__path(p2, sizeof p2, dir, names[i][1]);
         if (access(p1, F_OK) == 0)
@@ -101,9 +102,10 @@ static int sim__keys(const char *dir)
             "wechat_pubkey_file = %s/wechat-public.pem\nwechat_pubkey_id = %s\n"
             "wechat_api_base = http://127.0.0.1:9300\nwechat_merchant_key_file = %s/merchant-private.pem\n"
             "wechat_merchant_serial = %s\n"
-            "alipay_app_id = %s\nalipay_seller_id = %s\nalipay_public_key = %s/alipay-public.pem\n",
+            "alipay_app_id = %s\nalipay_seller_id = %s\nalipay_public_key = %s/alipay-public.pem\n"
+            "alipay_gateway = http://127.0.0.1:9300/gateway.do\nalipay_app_private_key = %s/alipay-app-private.pem\n",
             SIM_MCHID, SIM_APPID, dir, dir, SIM_PUBKEY_ID, dir, SIM_MERCHANT_SERIAL, SIM_ALIPAY_APP, SIM_ALIPAY_SELLER,
-            dir);
+            dir, dir);
     if (fclose(f))
         return 1;
     printf("%s\n", p1);
@@ -274,6 +276,7 @@ typedef struct sim_order {
     char txn[WK_PAY_ID_MAX]; /* "" until paid */
     int64_t amount_fen;
     char notify_url[600];    /* from the prepay request */
+    bool alipay;
 } sim_order;
 
 typedef struct sim_server {
@@ -281,6 +284,8 @@ typedef struct sim_server {
     bool drop_notify;
     wk_pay_privkey *platform;       /* signs answers and notifications */
     wk_pay_pubkey *merchant;        /* verifies the merchant's requests */
+    wk_pay_privkey *alipay;         /* signs Alipay answers */
+    wk_pay_pubkey *alipay_app;      /* verifies the app's Alipay requests */
     pthread_mutex_t mu;
     sim_order orders[SIM_ORDERS_MAX]; /* prepaid and paid orders */
     size_t n;
@@ -427,6 +432,8 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
         return wk_http_resp_error(resp, 400, "invalid", d.msg, NULL) ? -1 : 0;
     const char *no = wk_pay_form_get(&f, "order"), *amount = wk_pay_form_get(&f, "amount_fen");
     bool drop = sv->drop_notify || wk_pay_form_get(&f, "drop_notify") != NULL; /* play a lost notification */
+    const char *chs = wk_pay_form_get(&f, "channel");
+    bool alipay = chs && !strcmp(chs, "alipay");
     int64_t fen;
     if (!no || !amount || wk_dec_parse_str(amount, 0, &fen, NULL) || fen <= 0 || strlen(no) >= WK_PAY_OUT_TRADE_NO_MAX) {
         wk_pay_form_free(&f);
@@ -444,8 +451,13 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
         snprintf(o->no, sizeof o->no, "%s", p.out_trade_no);
         o->amount_fen = fen;
     }
-    if (o && !o->txn[0])
-        snprintf(o->txn, sizeof o->txn, "4200009900%018lld", (long long)++sv->next_txn);
+    if (o && !o->txn[0]) {
+        o->alipay = alipay;
+        if (alipay)
+            snprintf(o->txn, sizeof o->txn, "2026000022001400%012lld", (long long)++sv->next_txn);
+        else
+            snprintf(o->txn, sizeof o->txn, "4200009900%018lld", (long long)++sv->next_txn);
+    }
     if (o) {
         snprintf(p.txn_id, sizeof p.txn_id, "%s", o->txn);
         p.amount_fen = o->amount_fen; /* what the prepay asked for */
@@ -457,7 +469,9 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (!notify_url[0] && sv->notify_url)
         snprintf(notify_url, sizeof notify_url, "%s", sv->notify_url);
     const char *result = "not sent (--drop-notify)";
-    for (int attempt = 0; notify_url[0] && !drop && attempt < 3; attempt++) {
+    if (alipay && !drop)
+        result = "not sent (paysim serve notifies WeChat only; use paysim notify for Alipay)";
+    for (int attempt = 0; notify_url[0] && !drop && !alipay && attempt < 3; attempt++) {
         static char nb[WK_PAY_BODY_MAX]; /* one confirmation at a time: under sv->mu below */
         char hdr[6][600];
         int nh = 0;
@@ -542,6 +556,61 @@ static int sim__prepay(wk_http_req *req, wk_http_resp *resp, void *ctx)
     return rc;
 }
 
+/* Answers Alipay-style: {"<method>_response": {...}, "sign": RSA2 over the exact object}. */
+static int sim__alipay_answer(sim_server *sv, wk_http_resp *resp, const char *inner)
+{
+    char sig[512], out[2048];
+    wk_diag d;
+    if (wk_pay_rsa_sign(sv->alipay, inner, strlen(inner), sig, sizeof sig, &d))
+        return -1;
+    snprintf(out, sizeof out, "{\"alipay_trade_query_response\":%s,\"sign\":\"%s\"}", inner, sig);
+    return wk_http_resp_json(resp, 200, out) ? -1 : 0;
+}
+
+/* POST /gateway.do: alipay.trade.query, the app's RSA2 request signature checked. */
+static int sim__gateway(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    sim_server *sv = ctx;
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    wk_pay_form f;
+    wk_diag d = {{0}};
+    if (wk_pay_form_parse(body, len, &f, &d))
+        return sim__alipay_answer(sv, resp, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\"}");
+    char s[4096];
+    size_t n;
+    const char *sign = wk_pay_form_get(&f, "sign"), *method = wk_pay_form_get(&f, "method"),
+               *app = wk_pay_form_get(&f, "app_id"), *biz = wk_pay_form_get(&f, "biz_content");
+    int rc;
+    if (!sign || wk_pay_alipay_sign_string(&f, true, s, sizeof s, &n, &d) ||
+        wk_pay_rsa_verify(sv->alipay_app, s, n, sign, strlen(sign), &d)) {
+        rc = sim__alipay_answer(sv, resp, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\",\"sub_code\":"
+                                          "\"isv.invalid-signature\"}");
+    } else if (!method || strcmp(method, "alipay.trade.query") || !app || strcmp(app, SIM_ALIPAY_APP) || !biz) {
+        rc = sim__alipay_answer(sv, resp, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\"}");
+    } else {
+        json_error_t je;
+        json_t *j = json_loads(biz, 0, &je);
+        const char *no = json_string_value(json_object_get(j, "out_trade_no"));
+        char inner[1024];
+        pthread_mutex_lock(&sv->mu);
+        sim_order *o = no ? sim__find(sv, no) : NULL;
+        if (o && o->alipay && o->txn[0])
+            snprintf(inner, sizeof inner,
+                     "{\"code\":\"10000\",\"msg\":\"Success\",\"trade_no\":\"%s\",\"out_trade_no\":\"%s\","
+                     "\"trade_status\":\"TRADE_SUCCESS\",\"total_amount\":\"%lld.%02lld\"}",
+                     o->txn, o->no, (long long)(o->amount_fen / 100), (long long)(o->amount_fen % 100));
+        else
+            snprintf(inner, sizeof inner,
+                     "{\"code\":\"40004\",\"msg\":\"Business Failed\",\"sub_code\":\"ACQ.TRADE_NOT_EXIST\"}");
+        pthread_mutex_unlock(&sv->mu);
+        json_decref(j);
+        rc = sim__alipay_answer(sv, resp, inner);
+    }
+    wk_pay_form_free(&f);
+    return rc;
+}
+
 static int sim__serve(wk_opt *o, size_t n)
 {
     static sim_server sv;
@@ -567,6 +636,16 @@ static int sim__serve(wk_opt *o, size_t n)
         wk_pay_privkey_free(sv.platform);
         return 1;
     }
+    snprintf(path, sizeof path, "%s/alipay-private.pem", sv.dir);
+    wk_err e1 = wk_pay_privkey_load(path, &sv.alipay, &d);
+    snprintf(path, sizeof path, "%s/alipay-app-public.pem", sv.dir);
+    if (e1 || wk_pay_pubkey_load(path, &sv.alipay_app, NULL, 0, &d)) {
+        fprintf(stderr, "wattkeeper paysim: %s\n", d.msg);
+        wk_pay_privkey_free(sv.platform);
+        wk_pay_privkey_free(sv.alipay);
+        wk_pay_pubkey_free(sv.merchant);
+        return 1;
+    }
     pthread_mutex_init(&sv.mu, NULL);
     wk_http_opts ho = wk_http_opts_default();
     ho.host = "127.0.0.1";
@@ -576,6 +655,7 @@ static int sim__serve(wk_opt *o, size_t n)
         {"GET", "/sim/confirm", sim__confirm_page, &sv, 0, "confirm"},
         {"POST", "/sim/pay", sim__pay, &sv, 4096, "pay"},
         {"POST", "/v3/pay/transactions/native", sim__prepay, &sv, 8192, "prepay"},
+        {"POST", "/gateway.do", sim__gateway, &sv, 8192, "alipay gateway"},
     };
     wk_http *h = NULL;
     int rc = 1;
@@ -598,6 +678,8 @@ done:
     wk_http_stop(h);
     wk_pay_privkey_free(sv.platform);
     wk_pay_pubkey_free(sv.merchant);
+    wk_pay_privkey_free(sv.alipay);
+    wk_pay_pubkey_free(sv.alipay_app);
     pthread_mutex_destroy(&sv.mu);
     return rc;
 }

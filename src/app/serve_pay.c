@@ -503,13 +503,12 @@ int wk_serve_pay_orders_query(wk_http_req *req, wk_http_resp *resp, void *ctx)
         rc = pay__submit_answer(resp, e, &r);
         goto done;
     }
-    if (c->oc.o.channel != WK_PAY_WECHAT) {
-        rc = pay__err(resp, 501, "not_implemented", "the Alipay order query (alipay.trade.query) is not built", NULL);
-        goto done;
-    }
     bool paid = false;
     wk_diag d = {{0}};
-    e = wk_pay_wechat_query(g_pay, c->oc.out_trade_no, (int64_t)time(NULL), &c->p, &paid, &d);
+    if (c->oc.o.channel == WK_PAY_WECHAT)
+        e = wk_pay_wechat_query(g_pay, c->oc.out_trade_no, (int64_t)time(NULL), &c->p, &paid, &d);
+    else
+        e = wk_pay_alipay_query(g_pay, c->oc.out_trade_no, (int64_t)time(NULL), &c->p, &paid, &d);
     if (e) {
         wk_log(WK_LOG_WARN, "order query failed", "order=%s error=%s why=%s", WK_LOG_Q(c->oc.out_trade_no),
                wk_err_str(e), WK_LOG_Q(d.msg));

@@ -107,6 +107,12 @@ wk_err wk_pay_channels_load(const wk_config *c, wk_pay_channels **out, wk_diag *
             wk_diag_prefix(d, "[pay] alipay_public_key");
             goto fail;
         }
+        snprintf(p->alipay_gateway, sizeof p->alipay_gateway, "%s", c->pay.alipay_gateway);
+        if (c->pay.alipay_app_private_key[0] &&
+            (e = wk_pay_privkey_load(c->pay.alipay_app_private_key, &p->alipay_app_key, d))) {
+            wk_diag_prefix(d, "[pay] alipay_app_private_key");
+            goto fail;
+        }
     }
     *out = p;
     return WK_OK;
@@ -123,6 +129,7 @@ void wk_pay_channels_free(wk_pay_channels *p)
         wk_pay_pubkey_free(p->wechat.keys[i]);
     wk_pay_pubkey_free(p->alipay.key);
     wk_pay_privkey_free(p->merchant_key);
+    wk_pay_privkey_free(p->alipay_app_key);
     memset(p->wechat.apiv3_key, 0, sizeof p->wechat.apiv3_key);
     wk_free(p);
 }

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/civil.h"
 #include "core/mem.h"
+#include "core/units.h"
 #include "pay/pay.h"
 
 wk_err wk_pay_wechat_authorization(const char *mchid, const wk_pay_privkey *k, const char *serial,
@@ -222,6 +224,198 @@ wk_err wk_pay_wechat_prepay(const wk_pay_channels *ch, const char *notify_base_u
         snprintf(code_url, cap, "%s", json_string_value(u));
     json_decref(j);
 done:
+    wk_free(r);
+    return e;
+}
+
+/* ---- Alipay ---- */
+
+wk_err wk_pay_json_member_raw(const char *json, size_t len, const char *name, size_t *start, size_t *vlen,
+                              wk_diag *d)
+{
+    char key[80];
+    int kl = snprintf(key, sizeof key, "\"%s\"", name);
+    if (kl < 0 || (size_t)kl >= sizeof key)
+        return wk_diag_set(d, WK_EINVAL, "%s: name too long", name);
+    /* top level only: depth 1, outside strings */
+    int depth = 0;
+    bool str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = json[i];
+        if (str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                str = false;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == '"') {
+            if (depth == 1 && i + (size_t)kl <= len && !memcmp(json + i, key, (size_t)kl)) {
+                size_t j = i + (size_t)kl;
+                while (j < len && (json[j] == ' ' || json[j] == '\n' || json[j] == '\r' || json[j] == '\t'))
+                    j++;
+                if (j < len && json[j] == ':') {
+                    j++;
+                    while (j < len && (json[j] == ' ' || json[j] == '\n' || json[j] == '\r' || json[j] == '\t'))
+                        j++;
+                    if (j >= len || json[j] != '{')
+                        return wk_diag_set(d, WK_EINVAL, "%s: not an object", name);
+                    int dd = 0;
+                    bool s2 = false;
+                    for (size_t k = j; k < len; k++) {
+                        char x = json[k];
+                        if (s2) {
+                            if (x == '\\')
+                                k++;
+                            else if (x == '"')
+                                s2 = false;
+                        } else if (x == '"') {
+                            s2 = true;
+                        } else if (x == '{') {
+                            dd++;
+                        } else if (x == '}' && --dd == 0) {
+                            *start = j;
+                            *vlen = k + 1 - j;
+                            return WK_OK;
+                        }
+                    }
+                    return wk_diag_set(d, WK_EINVAL, "%s: unbalanced", name);
+                }
+            }
+            str = true;
+        }
+    }
+    return wk_diag_set(d, WK_EINVAL, "%s: absent", name);
+}
+
+/* Appends "&key=" + percent-encoded value. */
+static bool client__param(char *out, size_t cap, size_t *o, const char *key, const char *val)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int n = snprintf(out + *o, cap - *o, "%s%s=", *o ? "&" : "", key);
+    if (n < 0 || (size_t)n >= cap - *o)
+        return false;
+    *o += (size_t)n;
+    for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
+        if (*o + 4 > cap)
+            return false;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '_' || *p == '.') {
+            out[(*o)++] = (char)*p;
+        } else {
+            out[(*o)++] = '%';
+            out[(*o)++] = hex[*p >> 4];
+            out[(*o)++] = hex[*p & 15];
+        }
+    }
+    out[*o] = 0;
+    return true;
+}
+
+wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s, wk_pay_payment *out,
+                           bool *paid, wk_diag *d)
+{
+    *paid = false;
+    memset(out, 0, sizeof *out);
+    out->channel = WK_PAY_ALIPAY;
+    if (!ch->alipay_on || !ch->alipay_app_key)
+        return wk_diag_set(d, WK_EINVAL, "[pay] alipay_app_private_key: no app key, no queries");
+    wk_err e = client__otn_ok(out_trade_no, d);
+    if (e)
+        return e;
+    char iso[40], ts[32], biz[128];
+    wk_time_format(now_s, 8 * 3600, iso, sizeof iso); /* Beijing time */
+    snprintf(ts, sizeof ts, "%.10s %.8s", iso, iso + 11);
+    snprintf(biz, sizeof biz, "{\"out_trade_no\":\"%s\"}", out_trade_no);
+    const char *kv[][2] = {{"app_id", ch->alipay.app_id}, {"biz_content", biz}, {"charset", "utf-8"},
+                           {"method", "alipay.trade.query"}, {"sign_type", "RSA2"}, {"timestamp", ts},
+                           {"version", "1.0"}};
+    char form[2048], s[1024];
+    size_t o = 0, so = 0;
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        if (!client__param(form, sizeof form, &o, kv[i][0], kv[i][1]))
+            return wk_diag_set(d, WK_ELIMIT, "query: request too long");
+        int n = snprintf(s + so, sizeof s - so, "%s%s=%s", i ? "&" : "", kv[i][0], kv[i][1]);
+        if (n < 0 || (size_t)n >= sizeof s - so)
+            return wk_diag_set(d, WK_ELIMIT, "query: sign string too long");
+        so += (size_t)n;
+    }
+    char sig[512];
+    if ((e = wk_pay_rsa_sign(ch->alipay_app_key, s, so, sig, sizeof sig, d)))
+        return e;
+    if (!client__param(form, sizeof form, &o, "sign", sig))
+        return wk_diag_set(d, WK_ELIMIT, "query: request too long");
+    client_resp *r = wk_calloc(1, sizeof *r);
+    if (!r)
+        return wk_diag_set(d, WK_ENOMEM, "query: out of memory");
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded;charset=utf-8");
+    CURLcode cr = CURLE_FAILED_INIT;
+    long status = 0;
+    if (c && h) {
+        curl_easy_setopt(c, CURLOPT_URL, ch->alipay_gateway);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client__body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        cr = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    json_t *j = NULL, *resp = NULL;
+    if (cr != CURLE_OK || r->overflow || status != 200) {
+        e = wk_diag_set(d, WK_EIO, "query %s: %s (HTTP %ld)", ch->alipay_gateway,
+                        r->overflow ? "response too long" : curl_easy_strerror(cr), status);
+        goto done;
+    }
+    size_t at, vl;
+    json_error_t je;
+    if ((e = wk_pay_json_member_raw(r->body, r->n, "alipay_trade_query_response", &at, &vl, d)))
+        goto done;
+    j = json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, &je);
+    const char *sign = json_string_value(json_object_get(j, "sign"));
+    if (!sign || (e = wk_pay_rsa_verify(ch->alipay.key, r->body + at, vl, sign, strlen(sign), d))) {
+        e = wk_diag_set(d, WK_ECRYPTO, "query answer: the signature does not verify");
+        goto done;
+    }
+    resp = json_object_get(j, "alipay_trade_query_response");
+    const char *code = json_string_value(json_object_get(resp, "code")),
+               *sub = json_string_value(json_object_get(resp, "sub_code")),
+               *status_s = json_string_value(json_object_get(resp, "trade_status")),
+               *trade_no = json_string_value(json_object_get(resp, "trade_no")),
+               *otn = json_string_value(json_object_get(resp, "out_trade_no")),
+               *total = json_string_value(json_object_get(resp, "total_amount"));
+    if (code && !strcmp(code, "40004") && sub && !strcmp(sub, "ACQ.TRADE_NOT_EXIST")) {
+        e = wk_diag_set(d, WK_ENOTFOUND, "out_trade_no: Alipay does not know order %s", out_trade_no);
+        goto done;
+    }
+    if (!code || strcmp(code, "10000") || !status_s || !otn || strcmp(otn, out_trade_no) ||
+        strlen(status_s) >= sizeof out->status) {
+        e = wk_diag_set(d, WK_EIO, "query: unexpected answer %.200s", r->body);
+        goto done;
+    }
+    snprintf(out->status, sizeof out->status, "%s", status_s);
+    snprintf(out->out_trade_no, sizeof out->out_trade_no, "%s", otn);
+    if (strcmp(status_s, "TRADE_SUCCESS") && strcmp(status_s, "TRADE_FINISHED"))
+        goto done; /* known, not paid */
+    int64_t fen;
+    if (!trade_no || !*trade_no || strlen(trade_no) >= sizeof out->txn_id || !total ||
+        wk_dec_parse_str(total, 2, &fen, NULL) || fen <= 0) {
+        e = wk_diag_set(d, WK_EINVAL, "query: trade_no or total_amount missing or malformed");
+        goto done;
+    }
+    snprintf(out->txn_id, sizeof out->txn_id, "%s", trade_no);
+    out->amount_fen = fen;
+    *paid = true;
+done:
+    json_decref(j);
     wk_free(r);
     return e;
 }

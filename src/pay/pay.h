@@ -324,6 +324,9 @@ typedef struct wk_pay_channels {
     char merchant_serial[WK_PAY_ID_MAX];
     char api_base[1024];
     char notify_base_url[520];
+    /* Alipay API client (order query): on when our app key is configured */
+    wk_pay_privkey *alipay_app_key;
+    char alipay_gateway[1024];
 } wk_pay_channels;
 
 /* Builds the channels from [pay]: WeChat Pay is on when wechat_mchid is set (then appid,
@@ -362,6 +365,20 @@ wk_err wk_pay_wechat_query(const wk_pay_channels *ch, const char *out_trade_no, 
 wk_err wk_pay_wechat_prepay(const wk_pay_channels *ch, const char *notify_base_url,
                             const char *out_trade_no, int64_t amount_fen, int64_t now_s,
                             char *code_url, size_t cap, wk_diag *d) WK_MUST_CHECK;
+
+/* Queries Alipay for our order: alipay.trade.query posted to the gateway, signed RSA2 with
+ * our app key (signing string keeps sign_type, as Alipay's request rule says); the answer's
+ * alipay_trade_query_response object is verified RSA2 with Alipay's public key over its
+ * exact bytes before it is read. *paid for TRADE_SUCCESS / TRADE_FINISHED (out filled);
+ * WK_ENOTFOUND for ACQ.TRADE_NOT_EXIST; other errors as wk_pay_wechat_query. */
+wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s,
+                           wk_pay_payment *out, bool *paid, wk_diag *d) WK_MUST_CHECK;
+
+/* The raw text of the JSON value of member `name` of the top-level object in json (no
+ * parsing of the value: its exact bytes are what Alipay signed). start and vlen locate it.
+ * WK_EINVAL when absent or unbalanced. */
+wk_err wk_pay_json_member_raw(const char *json, size_t len, const char *name, size_t *start,
+                              size_t *vlen, wk_diag *d) WK_MUST_CHECK;
 
 /* ---- sandbox signing (sandbox.c): what the channels do, for paysim and the tests ---- */
 

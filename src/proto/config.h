@@ -120,6 +120,8 @@ typedef struct wk_config {
         char alipay_app_id[WK_CONFIG_NAME_MAX];
         char alipay_seller_id[WK_CONFIG_NAME_MAX];
         char alipay_public_key[WK_CONFIG_PATH_MAX];     /* Alipay's public key (PEM or base64) */
+        char alipay_gateway[WK_CONFIG_PATH_MAX];        /* https://openapi.alipay.com/gateway.do */
+        char alipay_app_private_key[WK_CONFIG_PATH_MAX]; /* our app's private key (PEM) */
         int64_t min_amount_fen;
         int64_t max_amount_fen;
         int64_t order_ttl_ms;

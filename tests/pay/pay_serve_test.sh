@@ -12,8 +12,9 @@
 #     the channel's retry is credited once the fault is gone;
 #   - the resident's flow: order -> Native prepay (merchant-signed) -> code_url -> confirm
 #     page -> signed notification -> credited once;
-#   - an order whose notification was lost (paysim serve --drop-notify) is found paid by
-#     the order query (merchant-signed request, signed answer) and credited once;
+#   - an order whose notification was lost (paysim serve, drop_notify) is found paid by
+#     the order query (merchant-signed request, signed answer) and credited once, for
+#     WeChat Pay and for Alipay (alipay.trade.query);
 #   - reconciliation of a WeChat bill (BOM, CRLF, backticks, summary) finds each planted
 #     discrepancy, credits the lost notification once (flagged), and a second import
 #     changes nothing; a GBK Alipay bill reconciles clean;
@@ -91,7 +92,7 @@ cat "$T/paysim/pay.ini" >>"$T/wk.ini"
 pids+=($!)
 wait_for 10 'grep -q "http://" "$T/paysim.out"' || { cat "$T/paysim.err"; bad "paysim serve did not start"; exit 1; }
 PS=$(sed -n 's|.*\(http://127.0.0.1:[0-9]*\)/.*|\1|p' "$T/paysim.out")
-WK_PAY_WECHAT_API_BASE=$PS WK_PAY_NOTIFY_BASE_URL=http://127.0.0.1:$SPORT "$BIN" serve --config "$T/wk.ini" >"$T/serve.out" 2>>"$T/serve.log" &
+WK_PAY_WECHAT_API_BASE=$PS WK_PAY_ALIPAY_GATEWAY=$PS/gateway.do WK_PAY_NOTIFY_BASE_URL=http://127.0.0.1:$SPORT "$BIN" serve --config "$T/wk.ini" >"$T/serve.out" 2>>"$T/serve.log" &
 pids+=($!)
 wait_for 20 'grep -q "http://" "$T/serve.out"' || { cat "$T/serve.log"; bad "serve did not start"; exit 1; }
 HPORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\)/.*|\1|p' "$T/serve.out" | tail -1)
@@ -274,6 +275,16 @@ printf 'not a bill\n' >"$T/junk.csv"
 rc=0; "$BIN" reconcile --server "$H" --token-file "$T/wk.db.admin-token" --channel wechat --bill "$T/junk.csv" >"$T/r4.out" 2>&1 || rc=$?
 [ $rc = 1 ] && ok || bad "a malformed bill was accepted"
 
+# ---- Alipay order query (alipay.trade.query, signed both ways) ----
+O12=$(order 2 600 alipay)
+[ "$(status -X POST -H "Authorization: Bearer $TOKEN" "$H/api/v1/orders/$O12/query")" = 404 ] && ok || bad "alipay query of an unpaid order: $(cat "$T/resp")"
+curl -s -d "channel=alipay&order=$O12&amount_fen=600&drop_notify=1" "$PS/sim/pay" >"$T/pay12.json"
+TX12=$(sed -n 's/.*"transaction_id":"\([0-9]*\)".*/\1/p' "$T/pay12.json")
+[ "$(status -X POST -H "Authorization: Bearer $TOKEN" "$H/api/v1/orders/$O12/query")" = 200 ] &&
+  grep -q '"state":"credited","channel_state":"TRADE_SUCCESS","credited_now":true' "$T/resp" && ok || bad "alipay query did not credit: $(cat "$T/resp")"
+[ "$(credits_of "$TX12")" = 1 ] && ok || bad "alipay query credited $(credits_of "$TX12") times"
+[ "$(status -X POST -H "Authorization: Bearer $TOKEN" "$H/api/v1/orders/$O12/query")" = 200 ] && grep -q '"credited_now":false' "$T/resp" && ok || bad "second alipay query: $(cat "$T/resp")"
+
 # ---- the resident's flow: order -> prepay code_url -> confirm page -> signed notification ----
 curl -sS -X POST -H "Authorization: Bearer $TOKEN" -d '{"account_id":2,"amount_fen":1500,"channel":"wechat"}' "$H/api/v1/orders" >"$T/o11.json"
 O11=$(sed -n 's/.*"out_trade_no":"\([^"]*\)".*/\1/p' "$T/o11.json")
@@ -311,8 +322,8 @@ echo "move-out settlement refunded $SETTLED fen"
 # ---- money ----
 "$BIN" ledger verify --db "$T/wk.db" --log-key-file "$T/wk.db.logkey" >"$T/verify.out" 2>&1 && ok || { cat "$T/verify.out"; bad "ledger verify failed"; }
 [ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:wechat'")" = $((5000 + 1000 + 800 + 700 + 900 + 1500)) ] && ok || bad "clearing:wechat differs from the credits"
-[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:alipay'")" = 1234 ] && ok || bad "clearing:alipay differs from the credits"
-[ "$(q "select count(*) from pay_payment")" = 7 ] && ok || bad "payments: $(q 'select count(*) from pay_payment')"
+[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:alipay'")" = $((1234 + 600)) ] && ok || bad "clearing:alipay differs from the credits"
+[ "$(q "select count(*) from pay_payment")" = 8 ] && ok || bad "payments: $(q 'select count(*) from pay_payment')"
 
 echo "pay_serve_test: $passes passed, $fails failed"
 [ $fails = 0 ]

@@ -589,6 +589,24 @@ static void test_alipay_sandbox_rejections(void **state)
     wk_pay_privkey_free(other);
 }
 
+static void test_json_member_raw(void **state)
+{
+    (void)state;
+    /* the signed bytes of alipay_trade_query_response are taken verbatim, whatever they hold */
+    const char *j = "{\"x\":{\"alipay_trade_query_response\":1},\"alipay_trade_query_response\" : "
+                    "{\"a\":\"}\\\"{\",\"b\":{\"c\":[1,{}]}},\"sign\":\"s\"}";
+    size_t at, n;
+    wk_diag d;
+    assert_int_equal(wk_pay_json_member_raw(j, strlen(j), "alipay_trade_query_response", &at, &n, &d), WK_OK);
+    assert_int_equal(n, strlen("{\"a\":\"}\\\"{\",\"b\":{\"c\":[1,{}]}}"));
+    assert_memory_equal(j + at, "{\"a\":\"}\\\"{\",\"b\":{\"c\":[1,{}]}}", n);
+    assert_int_equal(wk_pay_json_member_raw(j, strlen(j), "nope", &at, &n, &d), WK_EINVAL);
+    const char *unbalanced = "{\"r\":{\"a\":{}";
+    assert_int_equal(wk_pay_json_member_raw(unbalanced, strlen(unbalanced), "r", &at, &n, &d), WK_EINVAL);
+    const char *scalar = "{\"r\":\"x\"}";
+    assert_int_equal(wk_pay_json_member_raw(scalar, strlen(scalar), "r", &at, &n, &d), WK_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_a1_payment_notification),
         cmocka_unit_test(test_a2_gateway_message),
         cmocka_unit_test(test_alipay_sandbox_rejections),
+        cmocka_unit_test(test_json_member_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
