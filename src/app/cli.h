@@ -15,6 +15,8 @@ int wk_cmd_dlt645(int argc, char **argv);
 int wk_cmd_seed(int argc, char **argv);
 int wk_cmd_credit(int argc, char **argv);
 int wk_cmd_serve(int argc, char **argv);
+int wk_cmd_paysim(int argc, char **argv);
+int wk_cmd_reconcile(int argc, char **argv);
 int wk_cmd_user(int argc, char **argv);
 int wk_cmd_sim(int argc, char **argv);
 int wk_cmd_notify(int argc, char **argv);

@@ -37,6 +37,7 @@
 #include "headend/mqtt.h"
 #include "ledger/ledger.h"
 #include "notify/notify.h"
+#include "pay/pay.h"
 #include "proto/config.h"
 #include "proto/encoding.h"
 
@@ -394,6 +395,7 @@ int wk_cmd_serve(int argc, char **argv)
         return 1;
     int rc = 1;
     wk_diag d = {{0}};
+    wk_pay_channels *pay = NULL;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (wk_config_load(config_path, &s->cfg, &d)) {
@@ -477,6 +479,11 @@ int wk_cmd_serve(int argc, char **argv)
         fprintf(stderr, "wattkeeper serve: admin token: %s\n", d.msg);
         goto done;
     }
+    if (wk_pay_channels_load(&s->cfg, &pay, &d)) {
+        fprintf(stderr, "wattkeeper serve: %s\n", d.msg);
+        goto done;
+    }
+    wk_serve_pay_set(pay);
     if (wk_serve_http_start(s, s->cfg.server.http_listen.host, (int)s->cfg.server.http_listen.port,
                             &s->http, &d)) {
         fprintf(stderr, "wattkeeper serve: http: %s\n", d.msg);
@@ -541,6 +548,8 @@ done:
     atomic_store(&s->stopping, 1);
     if (s->http)
         wk_http_stop(s->http);
+    wk_serve_pay_set(NULL);
+    wk_pay_channels_free(pay);
     serve__run_requests(s); /* answer anything still queued */
     if (s->hd && wk_headend_flush(s->hd, serve__now_ms(), &d))
         rc = 1;

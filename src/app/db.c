@@ -6,6 +6,7 @@
 #include "api/auth.h"
 #include "headend/headend.h"
 #include "notify/notify.h"
+#include "pay/pay.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 const wk_schema *const wk_app_schemas[] = {
     &wk_ledger_schema,
     &wk_headend_schema,
+    &wk_pay_schema,
     &wk_auth_schema,
     &wk_notify_schema,
 };

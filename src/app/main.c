@@ -23,6 +23,8 @@ static const cmd commands[] = {
     {"dlt645", wk_cmd_dlt645, "decode or encode one DL/T 645-2007 frame"},
     {"seed", wk_cmd_seed, "create communities, meters and accounts from a seed file"},
     {"credit", wk_cmd_credit, "credit an account through a running serve (closes the relay)"},
+    {"reconcile", wk_cmd_reconcile, "reconcile a channel's daily bill through a running serve"},
+    {"paysim", wk_cmd_paysim, "sandbox stand-in for WeChat Pay / Alipay: keys and signed notifications"},
     {"user", wk_cmd_user, "add a staff or resident login"},
     {"sim", wk_cmd_sim, "run a fleet of simulated meters against an MQTT broker"},
     {"notify", wk_cmd_notify, "notification contacts, the outbox, template checks"},

@@ -59,6 +59,22 @@ int wk_serve_healthy(wk_serve *s, bool *db_ok, bool *broker_ok);
  * created at first start). */
 const char *wk_serve_admin_token(wk_serve *s);
 
+/* Whether the request carries the admin token (Authorization: Bearer <token>), compared
+ * in constant time. */
+bool wk_serve_http_authorized(wk_serve *s, wk_http_req *req);
+
+/* Payments (serve_pay.c): the channels the routes verify with (set before
+ * wk_serve_http_start; NULL = payments off; borrowed) and the route handlers. */
+struct wk_pay_channels;
+void wk_serve_pay_set(struct wk_pay_channels *p);
+int wk_serve_pay_wechat_notify(wk_http_req *req, wk_http_resp *resp, void *ctx);
+int wk_serve_pay_alipay_notify(wk_http_req *req, wk_http_resp *resp, void *ctx);
+int wk_serve_pay_orders_create(wk_http_req *req, wk_http_resp *resp, void *ctx);
+int wk_serve_pay_orders_get(wk_http_req *req, wk_http_resp *resp, void *ctx);
+int wk_serve_pay_reconcile(wk_http_req *req, wk_http_resp *resp, void *ctx);
+int wk_serve_pay_counter(wk_http_req *req, wk_http_resp *resp, void *ctx);
+int wk_serve_pay_orders_query(wk_http_req *req, wk_http_resp *resp, void *ctx);
+
 /* Starts the HTTP server with serve's routes on host:port (0 = any free port). */
 wk_err wk_serve_http_start(wk_serve *s, const char *host, int port, wk_http **out,
                            wk_diag *d) WK_MUST_CHECK;

@@ -1,7 +1,7 @@
 /*
  * serve_http.c - the HTTP routes of `wattkeeper serve`: /healthz, /metrics and the first
  * state-changing API route, POST /api/v1/accounts/{id}/credits (staff credit; guarded by
- * the admin token). Handlers run on HTTP threads and never touch the database: they read
+ * the admin token), and the payment routes of serve_pay.c. Handlers run on HTTP threads and never touch the database: they read
  * atomics or queue a request for the main loop (serve.h).
  */
 #include <jansson.h>
@@ -11,6 +11,7 @@
 
 #include "app/serve.h"
 #include "core/units.h"
+#include "pay/pay.h"
 #include "proto/encoding.h"
 
 static int http__healthz(wk_http_req *req, wk_http_resp *resp, void *ctx)
@@ -24,7 +25,7 @@ static int http__healthz(wk_http_req *req, wk_http_resp *resp, void *ctx)
     return wk_http_resp_json(resp, ok ? 200 : 503, body) ? -1 : 0;
 }
 
-static bool http__authorized(wk_serve *s, wk_http_req *req)
+bool wk_serve_http_authorized(wk_serve *s, wk_http_req *req)
 {
     const char *h = wk_http_req_header(req, "Authorization");
     const char *tok = wk_serve_admin_token(s);
@@ -55,7 +56,7 @@ static int http__accounts(wk_http_req *req, wk_http_resp *resp, void *ctx)
     long long account = strtoll(rest ? rest : "", &end, 10);
     if (!rest || account <= 0 || !end || strcmp(end, "/credits"))
         return http__err(resp, 404, "not_found", "no such route", NULL);
-    if (!http__authorized(s, req))
+    if (!wk_serve_http_authorized(s, req))
         return http__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
     size_t len;
     const char *body = wk_http_req_body(req, &len);
@@ -129,6 +130,13 @@ wk_err wk_serve_http_start(wk_serve *s, const char *host, int port, wk_http **ou
         {"GET", "/healthz", http__healthz, s, 0, "healthz"},
         {"GET", "/metrics", wk_http_metrics_handler, NULL, 0, "metrics"},
         {"POST", "/api/v1/accounts/*", http__accounts, s, 4096, "accounts"},
+        {"POST", "/pay/wechat/notify", wk_serve_pay_wechat_notify, s, WK_PAY_BODY_MAX, "pay wechat notify"},
+        {"POST", "/pay/alipay/notify", wk_serve_pay_alipay_notify, s, WK_PAY_BODY_MAX, "pay alipay notify"},
+        {"POST", "/api/v1/orders", wk_serve_pay_orders_create, s, 4096, "orders create"},
+        {"GET", "/api/v1/orders/*", wk_serve_pay_orders_get, s, 0, "orders get"},
+        {"POST", "/api/v1/reconcile", wk_serve_pay_reconcile, s, 16u << 20, "reconcile"},
+        {"POST", "/api/v1/counter/*", wk_serve_pay_counter, s, 4096, "counter"},
+        {"POST", "/api/v1/orders/*", wk_serve_pay_orders_query, s, 0, "orders query"},
     };
     return wk_http_start(&o, routes, sizeof routes / sizeof routes[0], out, d);
 }

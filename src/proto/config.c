@@ -152,6 +152,44 @@ static const wk_config_key cfg_keys[] = {
      0, WK_CONFIG_NAME_MAX - 1, false, "AppID of the official account."},
     {"notify", "wechat_secret", WK_CFG_STRING, FIELD(notify, wechat_secret), "",
      0, WK_CONFIG_NAME_MAX - 1, true, "AppSecret of the official account (for access tokens); never logged."},
+    {"pay", "wechat_mchid", WK_CFG_STRING, FIELD(pay, wechat_mchid), "",
+     0, 32, false, "WeChat Pay merchant id (mchid); empty: WeChat Pay is off."},
+    {"pay", "wechat_appid", WK_CFG_STRING, FIELD(pay, wechat_appid), "",
+     0, 32, false, "WeChat app id (appid) the payments must carry."},
+    {"pay", "wechat_apiv3_key_file", WK_CFG_STRING, FIELD(pay, wechat_apiv3_key_file), "",
+     0, WK_CONFIG_PATH_MAX - 1, false, "File holding the 32-character APIv3 key that decrypts notifications."},
+    {"pay", "wechat_platform_cert", WK_CFG_STRING, FIELD(pay, wechat_platform_cert), "",
+     0, WK_CONFIG_PATH_MAX - 1, false, "WeChat Pay platform certificate (PEM); its serial selects it."},
+    {"pay", "wechat_pubkey_file", WK_CFG_STRING, FIELD(pay, wechat_pubkey_file), "",
+     0, WK_CONFIG_PATH_MAX - 1, false, "WeChat Pay public key (PEM), selected by wechat_pubkey_id."},
+    {"pay", "wechat_pubkey_id", WK_CFG_STRING, FIELD(pay, wechat_pubkey_id), "",
+     0, 64, false, "Id of the WeChat Pay public key (PUB_KEY_ID_...) as sent in Wechatpay-Serial."},
+    {"pay", "wechat_api_base", WK_CFG_STRING, FIELD(pay, wechat_api_base), "https://api.mch.weixin.qq.com",
+     1, WK_CONFIG_PATH_MAX - 1, false, "Base URL of the WeChat Pay API (order query)."},
+    {"pay", "wechat_merchant_key_file", WK_CFG_STRING, FIELD(pay, wechat_merchant_key_file), "",
+     0, WK_CONFIG_PATH_MAX - 1, false, "Merchant API private key (PEM) that signs requests to WeChat Pay; empty: no queries."},
+    {"pay", "wechat_merchant_serial", WK_CFG_STRING, FIELD(pay, wechat_merchant_serial), "",
+     0, 64, false, "Serial number of the merchant API certificate (serial_no in the request signature)."},
+    {"pay", "notify_base_url", WK_CFG_STRING, FIELD(pay, notify_base_url), "",
+     0, 512, false, "Public base URL of this server; notify_url = it + /pay/wechat/notify (prepay)."},
+    {"pay", "alipay_app_id", WK_CFG_STRING, FIELD(pay, alipay_app_id), "",
+     0, 32, false, "Alipay app id the notifications must carry; empty: Alipay is off."},
+    {"pay", "alipay_seller_id", WK_CFG_STRING, FIELD(pay, alipay_seller_id), "",
+     0, 32, false, "Alipay seller id (2088...) the notifications must carry."},
+    {"pay", "alipay_public_key", WK_CFG_STRING, FIELD(pay, alipay_public_key), "",
+     0, WK_CONFIG_PATH_MAX - 1, false, "File with Alipay's public key (PEM or the console's base64)."},
+    {"pay", "alipay_gateway", WK_CFG_STRING, FIELD(pay, alipay_gateway), "https://openapi.alipay.com/gateway.do",
+     1, WK_CONFIG_PATH_MAX - 1, false, "Alipay open API gateway (order query)."},
+    {"pay", "alipay_app_private_key", WK_CFG_STRING, FIELD(pay, alipay_app_private_key), "",
+     0, WK_CONFIG_PATH_MAX - 1, false, "Our Alipay app private key (PEM) that signs API requests; empty: no queries."},
+    {"pay", "min_amount", WK_CFG_MONEY, FIELD(pay, min_amount_fen), "1.00",
+     1, FEN_MAX, false, "Smallest top-up order (yuan)."},
+    {"pay", "max_amount", WK_CFG_MONEY, FIELD(pay, max_amount_fen), "5000.00",
+     1, FEN_MAX, false, "Largest top-up order (yuan)."},
+    {"pay", "order_ttl", WK_CFG_DURATION, FIELD(pay, order_ttl_ms), "2h",
+     MS_M, 7 * MS_D, false, "An unpaid order expires after this."},
+    {"pay", "notify_window", WK_CFG_DURATION, FIELD(pay, notify_window_ms), "5m",
+     MS_S, 5 * MS_M, false, "A WeChat notification must be signed within this of our clock."},
 };
 /* clang-format on */
 
@@ -573,10 +611,10 @@ static int cfg__on_pair(void *user, const char *section, const char *name, const
         x->failed = true;
         if (!section[0])
             wk_diag_set(&x->err, WK_EINVAL, "key '%.60s' outside a section; keys belong in "
-                        "[server], [mqtt], [headend], [policy], [ledger] or [notify]", name);
+                        "[server], [mqtt], [headend], [policy], [ledger], [notify] or [pay]", name);
         else if (!known)
             wk_diag_set(&x->err, WK_EINVAL, "unknown section [%.60s] (key '%.60s'); sections "
-                        "are [server], [mqtt], [headend], [policy], [ledger] and [notify]", section, name);
+                        "are [server], [mqtt], [headend], [policy], [ledger], [notify] and [pay]", section, name);
         else
             wk_diag_set(&x->err, WK_EINVAL, "unknown key '%.60s' in [%s] (see docs/config.md)",
                         name, section);

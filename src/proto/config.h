@@ -131,6 +131,27 @@ typedef struct wk_config {
         char wechat_appid[WK_CONFIG_NAME_MAX];
         char wechat_secret[WK_CONFIG_NAME_MAX]; /* secret */
     } notify;
+    struct {
+        char wechat_mchid[WK_CONFIG_NAME_MAX];
+        char wechat_appid[WK_CONFIG_NAME_MAX];
+        char wechat_apiv3_key_file[WK_CONFIG_PATH_MAX]; /* the 32-byte APIv3 key (secret file) */
+        char wechat_platform_cert[WK_CONFIG_PATH_MAX];  /* PEM certificate; serial from it */
+        char wechat_pubkey_file[WK_CONFIG_PATH_MAX];    /* WeChat Pay public key (PEM) */
+        char wechat_pubkey_id[WK_CONFIG_NAME_MAX];      /* its id, PUB_KEY_ID_... */
+        char wechat_api_base[WK_CONFIG_PATH_MAX];       /* https://api.mch.weixin.qq.com */
+        char wechat_merchant_key_file[WK_CONFIG_PATH_MAX]; /* merchant API private key (PEM) */
+        char wechat_merchant_serial[WK_CONFIG_NAME_MAX]; /* serial of the merchant API cert */
+        char notify_base_url[WK_CONFIG_PATH_MAX];       /* our public base URL for notify_url */
+        char alipay_app_id[WK_CONFIG_NAME_MAX];
+        char alipay_seller_id[WK_CONFIG_NAME_MAX];
+        char alipay_public_key[WK_CONFIG_PATH_MAX];     /* Alipay's public key (PEM or base64) */
+        char alipay_gateway[WK_CONFIG_PATH_MAX];        /* https://openapi.alipay.com/gateway.do */
+        char alipay_app_private_key[WK_CONFIG_PATH_MAX]; /* our app's private key (PEM) */
+        int64_t min_amount_fen;
+        int64_t max_amount_fen;
+        int64_t order_ttl_ms;
+        int64_t notify_window_ms;
+    } pay;
 } wk_config;
 
 typedef struct wk_config_key {

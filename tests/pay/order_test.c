@@ -1,0 +1,291 @@
+/*
+ * order_test.c - orders and the exactly-once credit against a real store, ledger and
+ * head-end (in memory): a payment credits the wallet once from clearing:<channel>; a
+ * duplicate changes nothing; amount, channel and unknown-order rejections change nothing;
+ * order states only move forward (enforced by the database); a payment that arrives for an
+ * expired order is still credited; the ledger verifies after all of it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headend/headend.h"
+#include "pay/pay.h"
+
+typedef struct fx {
+    wk_store *st;
+    wk_ledger *lg;
+    wk_headend *hd;
+    int64_t now_ms;
+} fx;
+
+static wk_err publish(void *ctx, const char *address, const uint8_t *frame, size_t len)
+{
+    (void)ctx, (void)address, (void)frame, (void)len;
+    return WK_OK;
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    wk_diag d = {{0}};
+    const wk_schema *schemas[] = {&wk_ledger_schema, &wk_headend_schema, &wk_pay_schema};
+    assert_int_equal(wk_store_open(":memory:", NULL, schemas, 3, &f->st, &d), WK_OK);
+    wk_ledger_opts lo = {0};
+    assert_int_equal(wk_ledger_open(f->st, &lo, NULL, &f->lg, &d), WK_OK);
+    char tdir[1024];
+    snprintf(tdir, sizeof tdir, "%s/examples/tariffs", getenv("WK_SOURCE_DIR"));
+    wk_headend_opts o = {.tariff_dir = tdir, .report_interval_s = 60, .gap_intervals = 3,
+                         .offline_after_s = 600, .command_deadline_s = 30, .command_retries = 3,
+                         .command_retry_base_ms = 2000, .batch_max = 64,
+                         .policy = {.warn_fen = {2000, 500}, .hysteresis_fen = 300}};
+    if (wk_headend_open(f->st, f->lg, &o, publish, f, &f->hd, &d))
+        fail_msg("open: %s", d.msg);
+    const char *seed =
+        "{\"communities\": [{\"name\": \"Lakeside\", \"tariff\": \"zhejiang-residential-flat\","
+        " \"buildings\": [{\"name\": \"B1\", \"units\": [{\"name\": \"S01\", \"kind\": \"shop\","
+        " \"meter\": {\"address\": \"330100000042\", \"close_mode\": \"direct\"},"
+        " \"account\": {\"holder\": \"Tea shop\", \"kind\": \"tenant\", \"balance\": \"30.00\"}}]}]}]}";
+    f->now_ms = INT64_C(1764032400000);
+    uint8_t master[32] = {1};
+    if (wk_headend_seed(f->hd, seed, strlen(seed), master, sizeof master, f->now_ms, &d))
+        fail_msg("seed: %s", d.msg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    wk_headend_close(f->hd);
+    wk_ledger_close(f->lg);
+    wk_store_close(f->st);
+    free(f);
+    return 0;
+}
+
+static int64_t balance(fx *f, const char *name)
+{
+    wk_account a;
+    wk_diag d;
+    if (wk_ledger_account_find(f->lg, name, &a, &d))
+        return INT64_MIN;
+    return a.balance_fen;
+}
+
+static int64_t count(fx *f, const char *sql)
+{
+    wk_stmt *s;
+    wk_diag d;
+    bool row;
+    assert_int_equal(wk_store_prepare(f->st, sql, &s, &d), WK_OK);
+    assert_int_equal(wk_stmt_step(s, &row, &d), WK_OK);
+    int64_t v = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    return v;
+}
+
+static const wk_pay_limits LIM = {.min_fen = 100, .max_fen = 500000, .ttl_ms = 3600000};
+#define WALLET "wallet:Lakeside/B1/S01#1"
+
+static void test_credit_once(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    wk_pay_order o;
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 5000, &LIM, f->now_ms, &o, &d), WK_OK);
+    assert_int_equal(strlen(o.out_trade_no), 32);
+    assert_int_equal(o.state, WK_PAY_CREATED);
+    /* limits, unknown account: nothing created */
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 99, &LIM, f->now_ms, &o, &d), WK_ERANGE);
+    assert_non_null(strstr(d.msg, "amount_fen"));
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 500001, &LIM, f->now_ms, &o, &d), WK_ERANGE);
+    assert_int_equal(wk_pay_order_create(f->st, 99, WK_PAY_WECHAT, 5000, &LIM, f->now_ms, &o, &d), WK_ENOTFOUND);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_order"), 1);
+    wk_pay_order o1;
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 5000, &LIM, f->now_ms, &o1, &d), WK_OK);
+
+    wk_pay_payment p = {.channel = WK_PAY_WECHAT, .amount_fen = 5000};
+    snprintf(p.txn_id, sizeof p.txn_id, "4200000000202401010000000001");
+    snprintf(p.out_trade_no, sizeof p.out_trade_no, "%s", o1.out_trade_no);
+    int64_t w0 = balance(f, WALLET);
+    bool dup = true;
+    /* rejections first: nothing changes */
+    wk_pay_payment bad = p;
+    bad.amount_fen = 4999;
+    assert_int_equal(wk_pay_credit(f->hd, &bad, "notify", f->now_ms, &dup, &d), WK_ECONFLICT);
+    assert_non_null(strstr(d.msg, "amount_fen"));
+    bad = p;
+    bad.channel = WK_PAY_ALIPAY;
+    assert_int_equal(wk_pay_credit(f->hd, &bad, "notify", f->now_ms, &dup, &d), WK_ECONFLICT);
+    assert_non_null(strstr(d.msg, "channel"));
+    bad = p;
+    snprintf(bad.out_trade_no, sizeof bad.out_trade_no, "WK-NO-SUCH-ORDER");
+    assert_int_equal(wk_pay_credit(f->hd, &bad, "notify", f->now_ms, &dup, &d), WK_ENOTFOUND);
+    assert_int_equal(balance(f, WALLET), w0);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_payment"), 0);
+
+    assert_int_equal(wk_pay_credit(f->hd, &p, "notify", f->now_ms, &dup, &d), WK_OK);
+    assert_false(dup);
+    assert_int_equal(balance(f, WALLET), w0 + 5000);
+    assert_int_equal(balance(f, "clearing:wechat"), -5000);
+    wk_pay_order g;
+    assert_int_equal(wk_pay_order_get(f->st, o1.out_trade_no, &g, &d), WK_OK);
+    assert_int_equal(g.state, WK_PAY_CREDITED);
+    /* duplicates: the same notification, and the query path with the same transaction */
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(wk_pay_credit(f->hd, &p, i % 2 ? "query" : "notify", f->now_ms, &dup, &d), WK_OK);
+        assert_true(dup);
+    }
+    assert_int_equal(balance(f, WALLET), w0 + 5000);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_payment"), 1);
+    /* a different amount for a recorded transaction is a conflict, not a duplicate */
+    bad = p;
+    bad.amount_fen = 6000;
+    assert_int_equal(wk_pay_credit(f->hd, &bad, "notify", f->now_ms, &dup, &d), WK_ECONFLICT);
+    /* a second transaction for an order already credited does not credit it twice */
+    wk_pay_payment p2 = p;
+    snprintf(p2.txn_id, sizeof p2.txn_id, "4200000000202401010000000002");
+    assert_int_equal(wk_pay_credit(f->hd, &p2, "notify", f->now_ms, &dup, &d), WK_ECONFLICT);
+    assert_int_equal(balance(f, WALLET), w0 + 5000);
+    /* the database refuses a backwards state */
+    assert_int_not_equal(wk_store_exec(f->st, "UPDATE pay_order SET state = 'created' WHERE state = 'credited'", &d),
+                         WK_OK);
+    assert_int_equal(wk_pay_order_get(f->st, o1.out_trade_no, &g, &d), WK_OK);
+    assert_int_equal(g.state, WK_PAY_CREDITED);
+    /* the transfer id is the channel's: same id from any path */
+    uint8_t a[16], b[16];
+    wk_pay_transfer_id(WK_PAY_WECHAT, p.txn_id, a);
+    wk_pay_transfer_id(WK_PAY_ALIPAY, p.txn_id, b);
+    assert_memory_not_equal(a, b, 16);
+    wk_leaf_record r;
+    assert_int_equal(wk_ledger_transfer_get(f->lg, a, &r, &d), WK_OK);
+    wk_ledger_verify_report rep;
+    assert_int_equal(wk_ledger_verify(f->st, NULL, &rep, &d), WK_OK);
+}
+
+static void test_expired_order_still_credited(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    wk_pay_order o;
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_ALIPAY, 12345, &LIM, f->now_ms, &o, &d), WK_OK);
+    int64_t n;
+    assert_int_equal(wk_pay_order_expire(f->st, f->now_ms + LIM.ttl_ms - 1, &n, &d), WK_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(wk_pay_order_expire(f->st, f->now_ms + LIM.ttl_ms, &n, &d), WK_OK);
+    assert_int_equal(n, 1);
+    wk_pay_order g;
+    assert_int_equal(wk_pay_order_get(f->st, o.out_trade_no, &g, &d), WK_OK);
+    assert_int_equal(g.state, WK_PAY_EXPIRED);
+    int64_t w0 = balance(f, WALLET);
+    wk_pay_payment p = {.channel = WK_PAY_ALIPAY, .amount_fen = 12345};
+    snprintf(p.txn_id, sizeof p.txn_id, "2024010122001400000000000001");
+    snprintf(p.out_trade_no, sizeof p.out_trade_no, "%s", o.out_trade_no);
+    bool dup;
+    assert_int_equal(wk_pay_credit(f->hd, &p, "notify", f->now_ms + LIM.ttl_ms + 1, &dup, &d), WK_OK);
+    assert_false(dup);
+    assert_int_equal(balance(f, WALLET), w0 + 12345);
+    assert_int_equal(count(f, "SELECT late FROM pay_payment"), 1);
+    assert_int_equal(wk_pay_order_get(f->st, o.out_trade_no, &g, &d), WK_OK);
+    assert_int_equal(g.state, WK_PAY_EXPIRED); /* never backwards */
+    assert_int_equal(wk_pay_credit(f->hd, &p, "notify", f->now_ms + LIM.ttl_ms + 2, &dup, &d), WK_OK);
+    assert_true(dup);
+    assert_int_equal(balance(f, WALLET), w0 + 12345);
+}
+
+static void test_failed_transaction_changes_nothing(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    wk_pay_order o;
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 700, &LIM, f->now_ms, &o, &d), WK_OK);
+    int64_t w0 = balance(f, WALLET);
+    /* an injected failure inside the credit's transaction (as the integration test does) */
+    assert_int_equal(wk_store_exec(f->st,
+                                   "CREATE TRIGGER inject BEFORE INSERT ON pay_payment"
+                                   " BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+                                   &d),
+                     WK_OK);
+    wk_pay_payment p = {.channel = WK_PAY_WECHAT, .amount_fen = 700};
+    snprintf(p.txn_id, sizeof p.txn_id, "4200000000202401010000000077");
+    snprintf(p.out_trade_no, sizeof p.out_trade_no, "%s", o.out_trade_no);
+    bool dup;
+    assert_int_not_equal(wk_pay_credit(f->hd, &p, "notify", f->now_ms, &dup, &d), WK_OK);
+    assert_int_equal(balance(f, WALLET), w0);
+    wk_pay_order g;
+    assert_int_equal(wk_pay_order_get(f->st, o.out_trade_no, &g, &d), WK_OK);
+    assert_int_equal(g.state, WK_PAY_CREATED);
+    assert_int_equal(wk_store_exec(f->st, "DROP TRIGGER inject", &d), WK_OK);
+    /* the retry credits */
+    assert_int_equal(wk_pay_credit(f->hd, &p, "notify", f->now_ms, &dup, &d), WK_OK);
+    assert_false(dup);
+    assert_int_equal(balance(f, WALLET), w0 + 700);
+}
+
+static void test_counter_refund_settlement(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    int64_t w0 = balance(f, WALLET);
+    uint8_t id1[16] = {1, 2, 3}, id2[16] = {4, 5, 6}, id3[16] = {7, 8, 9};
+    bool existed;
+    /* operator and reason are required; nothing booked */
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 2000, WK_PAY_CASH, "", "top-up", id1, f->now_ms, &existed, &d),
+                     WK_EINVAL);
+    assert_non_null(strstr(d.msg, "operator"));
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 2000, WK_PAY_CASH, "li", NULL, id1, f->now_ms, &existed, &d),
+                     WK_EINVAL);
+    assert_int_equal(balance(f, WALLET), w0);
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 2000, WK_PAY_CASH, "li", "paid at the office", id1, f->now_ms,
+                                            &existed, &d),
+                     WK_OK);
+    assert_false(existed);
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 2000, WK_PAY_CASH, "li", "paid at the office", id1, f->now_ms,
+                                            &existed, &d),
+                     WK_OK);
+    assert_true(existed);
+    assert_int_equal(balance(f, WALLET), w0 + 2000);
+    assert_int_equal(balance(f, "counter:cash"), -2000);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_counter WHERE kind = 'payment' AND operator = 'li'"), 1);
+    /* refunds: more than the balance is refused, nothing booked */
+    assert_int_equal(wk_pay_refund(f->hd, 1, w0 + 2001, WK_PAY_CASH, "li", "too much", id2, f->now_ms, &existed, &d),
+                     WK_ECONFLICT);
+    assert_int_equal(balance(f, WALLET), w0 + 2000);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_counter WHERE kind = 'refund'"), 0);
+    assert_int_equal(wk_pay_refund(f->hd, 1, 500, WK_PAY_CASH, "li", "overpaid", id2, f->now_ms, &existed, &d), WK_OK);
+    assert_int_equal(wk_pay_refund(f->hd, 1, 500, WK_PAY_CASH, "li", "overpaid", id2, f->now_ms, &existed, &d), WK_OK);
+    assert_true(existed);
+    assert_int_equal(balance(f, WALLET), w0 + 1500);
+    assert_int_equal(balance(f, "refund:cash"), 500);
+    /* move-out: the remainder is refunded and the account closed; nothing more after */
+    int64_t settled;
+    assert_int_equal(wk_pay_settle(f->hd, 1, WK_PAY_CASH, 0, "li", "moved out", f->now_ms, &settled, &d), WK_OK);
+    assert_int_equal(settled, w0 + 1500);
+    assert_int_equal(balance(f, WALLET), 0);
+    assert_int_equal(balance(f, "refund:cash"), 500 + w0 + 1500);
+    assert_int_equal(count(f, "SELECT count(*) FROM account WHERE id = 1 AND status = 'closed'"), 1);
+    assert_int_equal(wk_pay_settle(f->hd, 1, WK_PAY_CASH, 0, "li", "again", f->now_ms, &settled, &d), WK_ECONFLICT);
+    assert_int_equal(wk_pay_counter_payment(f->hd, 1, 100, WK_PAY_CASH, "li", "late", id3, f->now_ms, &existed, &d),
+                     WK_ECONFLICT);
+    wk_pay_order o;
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 5000, &LIM, f->now_ms, &o, &d), WK_ECONFLICT);
+    wk_ledger_verify_report rep;
+    assert_int_equal(wk_ledger_verify(f->st, NULL, &rep, &d), WK_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_credit_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_order_still_credited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_transaction_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counter_refund_settlement, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
