@@ -32,19 +32,19 @@ static void hd__event(wk_headend *hd, int64_t now_ms, const char *kind, int64_t 
                       int64_t account_id, const char *address, const char *detail)
 {
     wk_stmt *s;
+    bool row, ok = false;
     if (!wk_store_prepare(hd->st,
                           "INSERT INTO event (time_ms, kind, meter_id, account_id, detail) "
                           "VALUES (?, ?, ?, ?, ?)",
                           &s, NULL)) {
-        bool row;
-        if (!wk_stmt_bind_i64(s, 1, now_ms) && !wk_stmt_bind_text(s, 2, kind, strlen(kind)) &&
-            !(meter_id ? wk_stmt_bind_i64(s, 3, meter_id) : wk_stmt_bind_null(s, 3)) &&
-            !(account_id ? wk_stmt_bind_i64(s, 4, account_id) : wk_stmt_bind_null(s, 4)) &&
-            !wk_stmt_bind_text(s, 5, detail, strlen(detail)))
-            if (wk_stmt_step(s, &row, NULL))
-                hd->stats.events_lost++; /* the event log is best effort; the state is not */
+        ok = !wk_stmt_bind_i64(s, 1, now_ms) && !wk_stmt_bind_text(s, 2, kind, strlen(kind)) &&
+             !(meter_id ? wk_stmt_bind_i64(s, 3, meter_id) : wk_stmt_bind_null(s, 3)) &&
+             !(account_id ? wk_stmt_bind_i64(s, 4, account_id) : wk_stmt_bind_null(s, 4)) &&
+             !wk_stmt_bind_text(s, 5, detail, strlen(detail)) && !wk_stmt_step(s, &row, NULL);
         wk_stmt_reset(s);
     }
+    if (!ok) /* the event rows are the notification outbox: the commit will refuse */
+        hd->event_failed = true;
     if (hd->on_event)
         hd->on_event(hd->event_ctx, kind, address ? address : "", detail);
 }
@@ -137,7 +137,11 @@ static void hd__after_txn(wk_headend *hd, bool committed)
 /* Commits and then publishes; on failure rolls back and forgets the queued frames. */
 static wk_err hd__commit(wk_headend *hd, wk_diag *d)
 {
-    wk_err e = wk_store_commit(hd->st, d);
+    /* the event rows are the notification outbox: a state change whose event could not be
+     * written must not commit without it */
+    wk_err e = hd->event_failed ? wk_diag_set(d, WK_EIO, "writing the event log failed")
+                                : wk_store_commit(hd->st, d);
+    hd->event_failed = false;
     if (e)
         wk_store_rollback(hd->st);
     hd__after_txn(hd, e == WK_OK);
@@ -146,6 +150,7 @@ static wk_err hd__commit(wk_headend *hd, wk_diag *d)
 
 static void hd__rollback(wk_headend *hd)
 {
+    hd->event_failed = false;
     wk_store_rollback(hd->st);
     hd__after_txn(hd, false);
 }

@@ -113,7 +113,7 @@ typedef struct wk_headend_stats {
     int64_t frames, frames_bad, frames_unknown_meter, readings, duplicates, stale, deductions;
     int64_t deducted_fen, warnings, commands_sent, commands_confirmed, commands_refused,
         commands_expired, commands_offline, polls;
-    int64_t batch_pending, events_lost;
+    int64_t batch_pending;
     int64_t foreign_replies; /* relay replies to commands we never sent: an alarm */
     int64_t publish_failed;
 } wk_headend_stats;

@@ -49,6 +49,7 @@ struct wk_headend {
     int64_t adjustment_id;
     int n_out;
     hd_out out[HD_OUT_MAX];
+    bool event_failed; /* an event row failed to insert in the open transaction */
     wk_headend_stats stats;
 };
 

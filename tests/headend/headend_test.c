@@ -482,6 +482,31 @@ static void test_community_policy(void **state)
     assert_int_equal(f->warn1, 1);
 }
 
+/* The event rows are the notification outbox: if one cannot be written, the state change
+ * that caused it does not commit either (nothing booked, nothing sent). */
+static void test_event_write_failure_rolls_back(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    assert_int_equal(wk_store_exec(f->st,
+                                   "CREATE TRIGGER no_events BEFORE INSERT ON event"
+                                   " BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+                                   &d),
+                     WK_OK);
+    uint8_t id[16] = {4, 2};
+    bool existed;
+    f->down.n = 0;
+    assert_int_not_equal(wk_headend_credit(f->hd, 1, 5000, id, 0, "top-up", f->now_ms, &existed, &d),
+                         WK_OK);
+    assert_int_equal(wallet_fen(f), 3000);
+    assert_int_equal(f->down.n, 0);
+    assert_int_equal(wk_store_exec(f->st, "DROP TRIGGER no_events", &d), WK_OK);
+    assert_int_equal(wk_headend_credit(f->hd, 1, 5000, id, 0, "top-up", f->now_ms, &existed, &d),
+                     WK_OK);
+    assert_false(existed);
+    assert_int_equal(wallet_fen(f), 8000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +519,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ct_ratio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_community_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_write_failure_rolls_back, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
