@@ -130,5 +130,5 @@ wk_err wk_serve_http_start(wk_serve *s, const char *host, int port, wk_http **ou
         {"GET", "/metrics", wk_http_metrics_handler, NULL, 0, "metrics"},
         {"POST", "/api/v1/accounts/*", http__accounts, s, 4096, "accounts"},
     };
-    return wk_http_start(&o, routes, sizeof routes / sizeof routes[0], out, d);
+    return wk_serve_web_start(s, &o, routes, sizeof routes / sizeof routes[0], out, d);
 }
