@@ -40,6 +40,10 @@
 #include "core/units.h"
 #include "proto/config.h"
 #include "store/store.h"
+#include "app/db.h"
+#include "ledger/ledger.h"
+#include "ledger/note.h"
+#include "proto/encoding.h"
 
 #define WEB_COOKIE "wk_session"
 #define WEB_LIMIT_DEFAULT 50
@@ -55,6 +59,7 @@ static struct {
     pthread_mutex_t mu; /* guards lim */
     wk_limiter lim;
     char web_dir[WK_CONFIG_PATH_MAX];
+    char verifier[WK_NOTE_KEY_TEXT_MAX]; /* the log's verifier key, "" if not loaded */
 } web = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- one request executed on the main loop ---- */
@@ -69,6 +74,8 @@ typedef enum web_kind {
     WEB_METER,
     WEB_ACCOUNT,
     WEB_READING,
+    WEB_COMMAND,
+    WEB_EVENT,
 } web_kind;
 
 struct web_call {
@@ -86,6 +93,9 @@ struct web_call {
     int f_online;        /* -1 = any, 0, 1 */
     const char *f_relay; /* NULL = any */
     const char *f_status;
+    const char *f_state; /* commands */
+    const char *f_action;
+    uint8_t transfer_id[16]; /* receipts */
     /* outputs */
     wk_session sess;
     int status;
@@ -527,6 +537,16 @@ static const web_col r_cols[] = {{"meter_id", 'i'}, {"time_s", 'i'},   {"total_w
                                  {"t1_wh", 'I'},    {"t2_wh", 'I'},    {"t3_wh", 'I'},
                                  {"t4_wh", 'I'},    {"energy_wh", 'i'}, {"deduction", 'm'}};
 
+static const web_col cmd_cols[] = {{"id", 'i'},         {"meter_id", 'i'},    {"action", 's'},
+                                   {"reason", 's'},     {"state", 's'},       {"cause", 'S'},
+                                   {"created_ms", 'i'}, {"first_sent_ms", 'I'}, {"done_ms", 'I'},
+                                   {"attempts", 'i'},   {"error", 'S'},       {"latency_ms", 'I'},
+                                   {"address", 's'}};
+static const web_col ev_cols[] = {{"id", 'i'},         {"time_ms", 'i'}, {"kind", 's'},
+                                  {"meter_id", 'I'},   {"account_id", 'I'}, {"detail", 's'}};
+static const web_col t_cols[] = {{"id", 's'},        {"leaf_index", 'i'}, {"time_s", 'i'},
+                                 {"amount", 'm'},    {"direction", 's'},  {"reason", 's'}};
+
 #define N(a) (sizeof a / sizeof a[0])
 static const web_type web_types[] = {
     {WEB_COMMUNITY, "communities", false, c_cols, N(c_cols),
@@ -559,6 +579,24 @@ static const web_type web_types[] = {
      " WHERE (" WEB_SCOPE_COMMUNITY " OR a.id = ?2) AND a.id > ?3 AND (?5 IS NULL OR a.id = ?5)"
      " AND (?6 IS NULL OR a.unit_id = ?6) AND (?9 IS NULL OR a.status = ?9)"
      " ORDER BY a.id LIMIT ?4"},
+    /* newest first: ids below `after` (0 = from the newest) */
+    {WEB_COMMAND, "commands", false, cmd_cols, N(cmd_cols),
+     "SELECT k.id, k.meter_id, k.action, k.reason, k.state, k.cause, k.created_ms,"
+     " k.first_sent_ms, k.done_ms, k.attempts, k.error,"
+     " CASE WHEN k.state = 'confirmed' THEN k.done_ms - k.created_ms END, m.address"
+     " FROM command k JOIN meter m ON m.id = k.meter_id JOIN unit u ON u.id = m.unit_id"
+     " JOIN building b ON b.id = u.building_id JOIN community c ON c.id = b.community_id"
+     " WHERE " WEB_SCOPE_COMMUNITY " AND (?3 = 0 OR k.id < ?3) AND (?5 IS NULL OR k.id = ?5)"
+     " AND (?6 IS NULL OR k.meter_id = ?6) AND (?8 IS NULL OR k.state = ?8)"
+     " AND (?9 IS NULL OR k.action = ?9) ORDER BY k.id DESC LIMIT ?4"},
+    {WEB_EVENT, "events", false, ev_cols, N(ev_cols),
+     "SELECT e.id, e.time_ms, e.kind, e.meter_id, e.account_id, e.detail FROM event e"
+     " LEFT JOIN meter m ON m.id = e.meter_id LEFT JOIN account a ON a.id = e.account_id"
+     " JOIN unit u ON u.id = coalesce(m.unit_id, a.unit_id) JOIN building b ON b.id = u.building_id"
+     " JOIN community c ON c.id = b.community_id"
+     " WHERE " WEB_SCOPE_COMMUNITY " AND (?3 = 0 OR e.id < ?3) AND (?5 IS NULL OR e.id = ?5)"
+     " AND (?6 IS NULL OR e.meter_id = ?6) AND (?8 IS NULL OR e.kind = ?8)"
+     " ORDER BY e.id DESC LIMIT ?4"},
 };
 
 static const web_type *web__type(web_kind k)
@@ -653,12 +691,17 @@ static void web__op_list(web_call *c, const wk_serve_env *env)
     }
     if (!e && c->kind == WEB_ACCOUNT)
         e = web__bind_opt_text(st, 9, c->f_status);
+    if (!e && (c->kind == WEB_COMMAND || c->kind == WEB_EVENT))
+        e = web__bind_opt_text(st, 8, c->f_state);
+    if (!e && c->kind == WEB_COMMAND)
+        e = web__bind_opt_text(st, 9, c->f_action);
     if (e) {
         wk_stmt_reset(st);
         web__fail(c, 500, "internal", NULL, "bind failed");
         return;
     }
-    web__collect(c, st, t->cols, t->n_cols, "id", "next_after", &d);
+    bool newest_first = c->kind == WEB_COMMAND || c->kind == WEB_EVENT;
+    web__collect(c, st, t->cols, t->n_cols, "id", newest_first ? "next_before" : "next_after", &d);
 }
 
 /* GET /api/v1/accounts/{id}/readings: newest first by time, paged by `before` time. The
@@ -690,6 +733,40 @@ static void web__op_readings(web_call *c, const wk_serve_env *env)
     }
     c->id = 0; /* a list from here on */
     web__collect(c, st, r_cols, N(r_cols), "time_s", "next_before", &d);
+}
+
+/* GET /api/v1/accounts/{id}/transfers: the account's ledger transfers (top-ups "in",
+ * deductions "out"), newest first, paged by `before` leaf index. Same tenancy check as
+ * GET /accounts/{id}. */
+static void web__op_transfers(web_call *c, const wk_serve_env *env)
+{
+    int64_t id = c->id;
+    c->kind = WEB_ACCOUNT;
+    web__op_list(c, env);
+    if (c->status != 200)
+        return;
+    json_decref(c->body);
+    c->body = NULL;
+    wk_diag d = {{0}};
+    wk_stmt *st;
+    if (wk_store_prepare(env->st,
+                         "SELECT lower(hex(t.id)), t.leaf_index, t.time_s, t.amount_fen,"
+                         " CASE WHEN t.credit_account_id = a.wallet_account_id THEN 'in' ELSE"
+                         " 'out' END, t.reason FROM account a JOIN ledger_transfer t"
+                         " ON a.wallet_account_id IN (t.debit_account_id, t.credit_account_id)"
+                         " WHERE a.id = ?1 AND t.leaf_index < ?2 ORDER BY t.leaf_index DESC LIMIT ?3",
+                         &st, &d)) {
+        web__internal(c, &d);
+        return;
+    }
+    if (wk_stmt_bind_i64(st, 1, id) || wk_stmt_bind_i64(st, 2, c->after) ||
+        wk_stmt_bind_i64(st, 3, c->limit)) {
+        wk_stmt_reset(st);
+        web__fail(c, 500, "internal", NULL, "bind failed");
+        return;
+    }
+    c->id = 0;
+    web__collect(c, st, t_cols, N(t_cols), "leaf_index", "next_before", &d);
 }
 
 /* Parses a positive decimal id (1..2^53) that is the whole string. */
@@ -748,7 +825,8 @@ static bool web__qword(wk_http_req *req, wk_http_resp *resp, const char *name,
     return false;
 }
 
-/* GET /api/v1/{communities,buildings,units,meters,accounts}[/{id}[/readings]] */
+/* GET /api/v1/{communities,buildings,units,meters,accounts,commands,events}[/{id}] and
+ * /api/v1/accounts/{id}/{readings,transfers} */
 static int web__read(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
     const web_type *t = ctx;
@@ -761,40 +839,143 @@ static int web__read(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (*rest) { /* prefix route: "{id}" or "{id}/readings" */
         const char *slash = strchr(rest, '/');
         size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
-        if (!web__id(rest, idlen, &c.id) ||
-            (slash && !(t->kind == WEB_ACCOUNT && !strcmp(slash, "/readings"))))
+        if (!web__id(rest, idlen, &c.id))
             return web__err(resp, 404, "not_found", "no such object", NULL);
-        if (slash)
+        if (slash && t->kind == WEB_ACCOUNT && !strcmp(slash, "/readings"))
             c.op = web__op_readings;
+        else if (slash && t->kind == WEB_ACCOUNT && !strcmp(slash, "/transfers"))
+            c.op = web__op_transfers;
+        else if (slash)
+            return web__err(resp, 404, "not_found", "no such object", NULL);
     }
-    if (!c.id || c.op == web__op_readings) {
-        bool readings = c.op == web__op_readings;
-        if (!web__qint(req, resp, "limit", 1, WEB_LIMIT_MAX, WEB_LIMIT_DEFAULT, &c.limit, &rc) ||
-            !web__qint(req, resp, readings ? "before" : "after", 0, INT64_C(1) << 53,
-                       readings ? INT64_C(1) << 53 : 0, &c.after, &rc))
-            return rc;
-        if (!readings) {
-            static const char *const parent[] = {NULL, NULL, "community", "building", "building",
-                                                 "unit"};
-            const char *pname = parent[t->kind < WEB_READING ? t->kind : 0];
-            if (pname && !web__qint(req, resp, pname, 1, INT64_C(1) << 53, 0, &c.f_parent, &rc))
-                return rc;
-            static const char *const online_words[] = {"true", "false", NULL};
-            static const char *const relay_words[] = {"closed", "tripped", NULL};
-            static const char *const status_words[] = {"open", "closed", NULL};
-            const char *online = NULL;
-            if (t->kind == WEB_METER &&
-                (!web__qword(req, resp, "online", online_words, &online, &rc) ||
-                 !web__qword(req, resp, "relay", relay_words, &c.f_relay, &rc)))
-                return rc;
-            if (online)
-                c.f_online = !strcmp(online, "true");
-            if (t->kind == WEB_ACCOUNT &&
-                !web__qword(req, resp, "status", status_words, &c.f_status, &rc))
-                return rc;
-        }
+    if (c.id && c.op == web__op_list)
+        return web__run(&c, resp);
+    /* lists: newest-first ones page with `before`, the registry with `after` */
+    bool newest_first = c.op != web__op_list || t->kind == WEB_COMMAND || t->kind == WEB_EVENT;
+    if (!web__qint(req, resp, "limit", 1, WEB_LIMIT_MAX, WEB_LIMIT_DEFAULT, &c.limit, &rc) ||
+        !web__qint(req, resp, newest_first ? "before" : "after", newest_first ? 1 : 0,
+                   INT64_C(1) << 53, newest_first && c.op != web__op_list ? INT64_C(1) << 53 : 0,
+                   &c.after, &rc))
+        return rc;
+    if (c.op != web__op_list)
+        return web__run(&c, resp);
+    static const char *const parent[] = {[WEB_BUILDING] = "community", [WEB_UNIT] = "building",
+                                         [WEB_METER] = "building",     [WEB_ACCOUNT] = "unit",
+                                         [WEB_COMMAND] = "meter",      [WEB_EVENT] = "meter"};
+    const char *pname = parent[t->kind];
+    if (pname && !web__qint(req, resp, pname, 1, INT64_C(1) << 53, 0, &c.f_parent, &rc))
+        return rc;
+    static const char *const online_words[] = {"true", "false", NULL};
+    static const char *const relay_words[] = {"closed", "tripped", NULL};
+    static const char *const status_words[] = {"open", "closed", NULL};
+    static const char *const state_words[] = {"queued",    "sent",    "acked",   "offline",
+                                              "confirmed", "refused", "expired", "superseded",
+                                              NULL};
+    static const char *const action_words[] = {"trip", "close", "close_permit", NULL};
+    const char *online = NULL;
+    if (t->kind == WEB_METER && (!web__qword(req, resp, "online", online_words, &online, &rc) ||
+                                 !web__qword(req, resp, "relay", relay_words, &c.f_relay, &rc)))
+        return rc;
+    if (online)
+        c.f_online = !strcmp(online, "true");
+    if (t->kind == WEB_ACCOUNT && !web__qword(req, resp, "status", status_words, &c.f_status, &rc))
+        return rc;
+    if (t->kind == WEB_COMMAND && (!web__qword(req, resp, "state", state_words, &c.f_state, &rc) ||
+                                   !web__qword(req, resp, "action", action_words, &c.f_action, &rc)))
+        return rc;
+    if (t->kind == WEB_EVENT) { /* kind: a word of [a-z_], 1..32 */
+        const char *k = wk_http_req_query(req, "kind");
+        size_t n = k ? strspn(k, "abcdefghijklmnopqrstuvwxyz_") : 0;
+        if (k && (n == 0 || n > 32 || k[n]))
+            return web__err(resp, 400, "invalid", "expected an event kind ([a-z_]{1,32})", "kind");
+        c.f_state = k;
     }
     return web__run(&c, resp);
+}
+
+static void web__op_receipt(web_call *c, const wk_serve_env *env)
+{
+    wk_diag d = {{0}};
+    wk_stmt *st;
+    if (wk_store_prepare(env->st,
+                         "SELECT a.id FROM ledger_transfer t JOIN account a"
+                         " ON a.wallet_account_id IN (t.debit_account_id, t.credit_account_id)"
+                         " WHERE t.id = ?1 ORDER BY a.id",
+                         &st, &d)) {
+        web__internal(c, &d);
+        return;
+    }
+    int64_t accounts[2] = {0, 0};
+    int n = 0;
+    bool row = false;
+    wk_err e = wk_stmt_bind_blob(st, 1, c->transfer_id, 16);
+    while (!e && !(e = wk_stmt_step(st, &row, &d)) && row && n < 2)
+        accounts[n++] = wk_stmt_i64(st, 0);
+    wk_stmt_reset(st);
+    if (e) {
+        web__internal(c, &d);
+        return;
+    }
+    /* visible when one of the transfer's resident accounts is visible to the user */
+    bool visible = false;
+    for (int i = 0; i < n && !visible; i++) {
+        c->kind = WEB_ACCOUNT;
+        c->id = accounts[i];
+        c->status = 200;
+        web__op_list(c, env);
+        visible = c->status == 200;
+        json_decref(c->body);
+        c->body = NULL;
+    }
+    if (!visible) {
+        web__fail(c, 404, "not_found", NULL, "no such receipt");
+        return;
+    }
+    c->status = 200;
+    char *json = NULL;
+    if ((e = wk_ledger_receipt(env->lg, c->transfer_id, &json, &d))) {
+        web__internal(c, &d);
+        return;
+    }
+    json_error_t je;
+    c->body = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+    wk_free(json);
+    if (!c->body)
+        web__fail(c, 500, "internal", NULL, "receipt JSON did not parse");
+}
+
+/* GET /api/v1/receipts/{transfer id, 32 hex}: the receipt (DESIGN.md contract) of a top-up
+ * or deduction of an account the user may see. */
+static int web__receipt(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    (void)ctx;
+    const char *rest = wk_http_req_path_rest(req);
+    web_call c;
+    web__call_init(&c, req, true);
+    size_t n = 0;
+    if (strlen(rest) != 32 || wk_hex_decode(rest, 32, c.transfer_id, sizeof c.transfer_id, &n) ||
+        n != 16)
+        return web__err(resp, 404, "not_found", "no such receipt", NULL);
+    c.op = web__op_receipt;
+    return web__run(&c, resp);
+}
+
+/* GET /api/v1/ledger/key: the log's verifier key (public; residents compare it out of
+ * band with the one the property office publishes). */
+static int web__ledger_key(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    if (!web.verifier[0])
+        return web__err(resp, 404, "not_found", "no log key loaded", NULL);
+    json_t *j = json_pack("{s:s}", "verifier", web.verifier);
+    char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!out)
+        return -1;
+    wk_err e = wk_http_resp_json(resp, 200, out);
+    free(out);
+    return e ? -1 : 0;
 }
 
 /* GET /api/v1/openapi.json: <web_dir>/openapi.json, read at each request (small, rare). */
@@ -827,6 +1008,17 @@ wk_err wk_serve_web_start(wk_serve *s, const wk_http_opts *o, const wk_http_rout
     web.s = s;
     const wk_config *cfg = wk_serve_config(s);
     snprintf(web.web_dir, sizeof web.web_dir, "%s", cfg->server.web_dir);
+    { /* the public half of the log key, for receipts checked in the browser */
+        char path[WK_APP_PATH_MAX];
+        wk_note_signer signer;
+        wk_diag kd = {{0}};
+        web.verifier[0] = '\0';
+        if (wk_app_key_path(cfg->server.db, cfg->ledger.key_file[0] ? cfg->ledger.key_file : NULL,
+                            path, sizeof path) &&
+            !wk_ledger_key_load_or_create(path, cfg->ledger.log_name, &signer, NULL, &kd))
+            wk_note_verifier_format(&signer.v, web.verifier, sizeof web.verifier);
+        memset(&signer, 0, sizeof signer);
+    }
     pthread_mutex_lock(&web.mu);
     wk_limiter_init(&web.lim, WEB_LOGIN_BURST, WEB_LOGIN_REFILL_MS);
     pthread_mutex_unlock(&web.mu);
@@ -845,6 +1037,12 @@ wk_err wk_serve_web_start(wk_serve *s, const wk_http_opts *o, const wk_http_rout
         {"GET", "/api/v1/meters/*", web__read, (void *)&web_types[3], 0, "meter"},
         {"GET", "/api/v1/accounts", web__read, (void *)&web_types[4], 0, "accounts_list"},
         {"GET", "/api/v1/accounts/*", web__read, (void *)&web_types[4], 0, "account"},
+        {"GET", "/api/v1/commands", web__read, (void *)&web_types[5], 0, "commands"},
+        {"GET", "/api/v1/commands/*", web__read, (void *)&web_types[5], 0, "command"},
+        {"GET", "/api/v1/events", web__read, (void *)&web_types[6], 0, "events"},
+        {"GET", "/api/v1/events/*", web__read, (void *)&web_types[6], 0, "event"},
+        {"GET", "/api/v1/receipts/*", web__receipt, NULL, 0, "receipt"},
+        {"GET", "/api/v1/ledger/key", web__ledger_key, NULL, 0, "ledger_key"},
         {"GET", "/api/v1/openapi.json", web__openapi, NULL, 0, "openapi"},
     };
     size_t total = n + N(mine);

@@ -90,6 +90,10 @@ client_id = wk-web-test
 [headend]
 report_interval = 60s
 tariff_dir = $SRC/examples/tariffs
+[policy]
+friendly_from = 00:00
+friendly_to = 00:00
+friendly_weekends = false
 [ledger]
 key_file = $T/wk.db.logkey
 INI
@@ -106,7 +110,7 @@ pids+=($!)
 wait_for 30 '[ "$(q "select count(distinct account_id) from reading where energy_wh > 0")" -ge 4 ]' ||
   { echo "FAIL: no readings from the simulated meters"; exit 1; }
 
-python3 "$SRC/tests/api/web_check.py" --port "$HPORT" --db "$T/wk.db" --src "$SRC"
+python3 "$SRC/tests/api/web_check.py" --port "$HPORT" --db "$T/wk.db" --src "$SRC" --bin "$BIN"
 rc=$?
 grep -i "error" "$T/serve.log" | grep -v "level=warn" | head -5 || true
 exit $rc
