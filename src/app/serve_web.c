@@ -41,6 +41,7 @@
 #include "proto/config.h"
 #include "store/store.h"
 #include "app/db.h"
+#include "headend/headend.h"
 #include "ledger/ledger.h"
 #include "ledger/note.h"
 #include "proto/encoding.h"
@@ -76,6 +77,7 @@ typedef enum web_kind {
     WEB_READING,
     WEB_COMMAND,
     WEB_EVENT,
+    WEB_AUDIT,
 } web_kind;
 
 struct web_call {
@@ -96,6 +98,9 @@ struct web_call {
     const char *f_state; /* commands */
     const char *f_action;
     uint8_t transfer_id[16]; /* receipts */
+    const char *action; /* relay: trip, close, auto */
+    const char *reason;
+    int64_t hours;
     /* outputs */
     wk_session sess;
     int status;
@@ -488,6 +493,13 @@ static json_t *web__row(wk_stmt *st, const web_col *cols, size_t n)
             v = t ? json_stringn(t, len) : json_null();
             break;
         }
+        case 'j': { /* JSON text stored by us: embedded as JSON */
+            size_t len;
+            const char *t = null ? NULL : wk_stmt_text(st, col, &len);
+            json_error_t je;
+            v = t ? json_loadb(t, len, JSON_REJECT_DUPLICATES, &je) : json_null();
+            break;
+        }
         case 'm': {
             char buf[32], key[64];
             int64_t fen = wk_stmt_i64(st, col);
@@ -544,6 +556,10 @@ static const web_col cmd_cols[] = {{"id", 'i'},         {"meter_id", 'i'},    {"
                                    {"address", 's'}};
 static const web_col ev_cols[] = {{"id", 'i'},         {"time_ms", 'i'}, {"kind", 's'},
                                   {"meter_id", 'I'},   {"account_id", 'I'}, {"detail", 's'}};
+static const web_col au_cols[] = {{"id", 'i'},     {"time_ms", 'i'},   {"user_id", 'i'},
+                                  {"login", 's'},  {"action", 's'},    {"object", 's'},
+                                  {"object_id", 'i'}, {"reason", 's'}, {"before", 'j'},
+                                  {"after", 'j'}};
 static const web_col t_cols[] = {{"id", 's'},        {"leaf_index", 'i'}, {"time_s", 'i'},
                                  {"amount", 'm'},    {"direction", 's'},  {"reason", 's'}};
 
@@ -597,6 +613,11 @@ static const web_type web_types[] = {
      " WHERE " WEB_SCOPE_COMMUNITY " AND (?3 = 0 OR e.id < ?3) AND (?5 IS NULL OR e.id = ?5)"
      " AND (?6 IS NULL OR e.meter_id = ?6) AND (?8 IS NULL OR e.kind = ?8)"
      " ORDER BY e.id DESC LIMIT ?4"},
+    /* staff actions of the company (admins only: see web__op_list) */
+    {WEB_AUDIT, "audit", false, au_cols, N(au_cols),
+     "SELECT x.id, x.time_ms, x.user_id, x.login, x.action, x.object, x.object_id, x.reason,"
+     " x.before, x.after FROM audit x WHERE x.company_id = ?1 AND (?3 = 0 OR x.id < ?3)"
+     " AND (?5 IS NULL OR x.id = ?5) AND (?8 IS NULL OR x.action = ?8) ORDER BY x.id DESC LIMIT ?4"},
 };
 
 static const web_type *web__type(web_kind k)
@@ -666,6 +687,10 @@ static void web__op_list(web_call *c, const wk_serve_env *env)
         web__fail(c, 403, "forbidden", NULL, "staff only");
         return;
     }
+    if (c->kind == WEB_AUDIT && c->sess.user.role != WK_ROLE_ADMIN) {
+        web__fail(c, 403, "forbidden", NULL, "company admins only");
+        return;
+    }
     wk_diag d = {{0}};
     wk_stmt *st;
     if (wk_store_prepare(env->st, t->sql, &st, &d)) {
@@ -691,7 +716,7 @@ static void web__op_list(web_call *c, const wk_serve_env *env)
     }
     if (!e && c->kind == WEB_ACCOUNT)
         e = web__bind_opt_text(st, 9, c->f_status);
-    if (!e && (c->kind == WEB_COMMAND || c->kind == WEB_EVENT))
+    if (!e && (c->kind == WEB_COMMAND || c->kind == WEB_EVENT || c->kind == WEB_AUDIT))
         e = web__bind_opt_text(st, 8, c->f_state);
     if (!e && c->kind == WEB_COMMAND)
         e = web__bind_opt_text(st, 9, c->f_action);
@@ -700,7 +725,7 @@ static void web__op_list(web_call *c, const wk_serve_env *env)
         web__fail(c, 500, "internal", NULL, "bind failed");
         return;
     }
-    bool newest_first = c->kind == WEB_COMMAND || c->kind == WEB_EVENT;
+    bool newest_first = c->kind == WEB_COMMAND || c->kind == WEB_EVENT || c->kind == WEB_AUDIT;
     web__collect(c, st, t->cols, t->n_cols, "id", newest_first ? "next_before" : "next_after", &d);
 }
 
@@ -851,7 +876,8 @@ static int web__read(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (c.id && c.op == web__op_list)
         return web__run(&c, resp);
     /* lists: newest-first ones page with `before`, the registry with `after` */
-    bool newest_first = c.op != web__op_list || t->kind == WEB_COMMAND || t->kind == WEB_EVENT;
+    bool newest_first = c.op != web__op_list || t->kind == WEB_COMMAND || t->kind == WEB_EVENT ||
+                        t->kind == WEB_AUDIT;
     if (!web__qint(req, resp, "limit", 1, WEB_LIMIT_MAX, WEB_LIMIT_DEFAULT, &c.limit, &rc) ||
         !web__qint(req, resp, newest_first ? "before" : "after", newest_first ? 1 : 0,
                    INT64_C(1) << 53, newest_first && c.op != web__op_list ? INT64_C(1) << 53 : 0,
@@ -861,7 +887,8 @@ static int web__read(wk_http_req *req, wk_http_resp *resp, void *ctx)
         return web__run(&c, resp);
     static const char *const parent[] = {[WEB_BUILDING] = "community", [WEB_UNIT] = "building",
                                          [WEB_METER] = "building",     [WEB_ACCOUNT] = "unit",
-                                         [WEB_COMMAND] = "meter",      [WEB_EVENT] = "meter"};
+                                         [WEB_COMMAND] = "meter",      [WEB_EVENT] = "meter",
+                                         [WEB_AUDIT] = NULL};
     const char *pname = parent[t->kind];
     if (pname && !web__qint(req, resp, pname, 1, INT64_C(1) << 53, 0, &c.f_parent, &rc))
         return rc;
@@ -883,11 +910,12 @@ static int web__read(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (t->kind == WEB_COMMAND && (!web__qword(req, resp, "state", state_words, &c.f_state, &rc) ||
                                    !web__qword(req, resp, "action", action_words, &c.f_action, &rc)))
         return rc;
-    if (t->kind == WEB_EVENT) { /* kind: a word of [a-z_], 1..32 */
-        const char *k = wk_http_req_query(req, "kind");
+    if (t->kind == WEB_EVENT || t->kind == WEB_AUDIT) { /* a word of [a-z_], 1..32 */
+        const char *qn = t->kind == WEB_EVENT ? "kind" : "action";
+        const char *k = wk_http_req_query(req, qn);
         size_t n = k ? strspn(k, "abcdefghijklmnopqrstuvwxyz_") : 0;
         if (k && (n == 0 || n > 32 || k[n]))
-            return web__err(resp, 400, "invalid", "expected an event kind ([a-z_]{1,32})", "kind");
+            return web__err(resp, 400, "invalid", "expected a word of [a-z_]{1,32}", qn);
         c.f_state = k;
     }
     return web__run(&c, resp);
@@ -978,6 +1006,156 @@ static int web__ledger_key(wk_http_req *req, wk_http_resp *resp, void *ctx)
     return e ? -1 : 0;
 }
 
+/* ---- staff actions ---- */
+
+typedef struct web_hold {
+    web_call *c;
+    int64_t account_id;
+    bool vacant;
+    int64_t until_s;
+    int64_t now_ms;
+} web_hold;
+
+/* Runs inside the head-end's transaction before the change: the audit row with the state
+ * before (read now) and after (as requested). */
+static wk_err web__audit_hold(void *ctx, wk_store *st, wk_diag *d)
+{
+    web_hold *h = ctx;
+    wk_stmt *s;
+    wk_err e = wk_store_prepare(st,
+                                "SELECT a.vacant, a.guarantee_until_s, m.relay, m.id FROM account a"
+                                " LEFT JOIN meter m ON m.unit_id = a.unit_id WHERE a.id = ?",
+                                &s, d);
+    if (e)
+        return e;
+    bool row = false;
+    char before[192] = "";
+    if (!(e = wk_stmt_bind_i64(s, 1, h->account_id)) && !(e = wk_stmt_step(s, &row, d)) && row) {
+        size_t n = 0;
+        const char *relay = wk_stmt_is_null(s, 2) ? "" : wk_stmt_text(s, 2, &n);
+        snprintf(before, sizeof before,
+                 "{\"vacant\":%s,\"guarantee_until_s\":%lld,\"relay\":\"%.*s\",\"meter_id\":%lld}",
+                 wk_stmt_i64(s, 0) ? "true" : "false", (long long)wk_stmt_i64(s, 1), (int)n, relay,
+                 (long long)wk_stmt_i64(s, 3));
+    }
+    wk_stmt_reset(s);
+    if (e)
+        return e;
+    if (!row)
+        return wk_diag_set(d, WK_ENOTFOUND, "account %lld does not exist", (long long)h->account_id);
+    char after[128], action[32];
+    snprintf(after, sizeof after, "{\"vacant\":%s,\"guarantee_until_s\":%lld}",
+             h->vacant ? "true" : "false", (long long)h->until_s);
+    snprintf(action, sizeof action, "relay_%s", h->c->action);
+    return wk_auth_audit(st, &h->c->sess.user, action, "account", h->account_id, h->c->reason,
+                         before, after, h->now_ms, d);
+}
+
+static void web__op_relay(web_call *c, const wk_serve_env *env)
+{
+    wk_role r = c->sess.user.role;
+    if (!web__staff(&c->sess) ||
+        !(r == WK_ROLE_ADMIN || r == WK_ROLE_SERVICE || r == WK_ROLE_TECHNICIAN)) {
+        web__fail(c, 403, "forbidden", NULL, "relay actions need the admin, service or technician role");
+        return;
+    }
+    int64_t meter_id = c->id;
+    c->kind = WEB_METER;
+    web__op_list(c, env); /* 404 unless the meter is the company's */
+    if (c->status != 200)
+        return;
+    json_decref(c->body);
+    c->body = NULL;
+    wk_diag d = {{0}};
+    wk_stmt *st;
+    if (wk_store_prepare(env->st,
+                         "SELECT a.id FROM account a JOIN meter m ON m.unit_id = a.unit_id"
+                         " WHERE m.id = ? AND a.status = 'open'",
+                         &st, &d)) {
+        web__internal(c, &d);
+        return;
+    }
+    bool row = false;
+    wk_err e = wk_stmt_bind_i64(st, 1, meter_id);
+    if (!e)
+        e = wk_stmt_step(st, &row, &d);
+    int64_t account = row ? wk_stmt_i64(st, 0) : 0;
+    wk_stmt_reset(st);
+    if (e) {
+        web__internal(c, &d);
+        return;
+    }
+    if (!account) {
+        web__fail(c, 409, "conflict", NULL, "the meter's unit has no open account");
+        return;
+    }
+    web_hold h = {.c = c, .account_id = account, .now_ms = env->now_ms};
+    if (!strcmp(c->action, "trip"))
+        h.vacant = true;
+    else if (!strcmp(c->action, "close"))
+        h.until_s = env->now_ms / 1000 + c->hours * 3600;
+    char kind[32];
+    snprintf(kind, sizeof kind, "relay_%s", c->action);
+    e = wk_headend_set_hold(env->hd, account, h.vacant, h.until_s, kind, c->reason, env->now_ms,
+                            web__audit_hold, &h, &d);
+    if (e == WK_ENOTFOUND) {
+        web__fail(c, 404, "not_found", NULL, d.msg);
+        return;
+    }
+    if (e) {
+        web__internal(c, &d);
+        return;
+    }
+    c->body = json_pack("{s:I, s:I, s:s, s:b, s:I}", "meter_id", (json_int_t)meter_id,
+                        "account_id", (json_int_t)account, "action", c->action, "vacant",
+                        (int)h.vacant, "guarantee_until_s", (json_int_t)h.until_s);
+    if (!c->body)
+        web__fail(c, 500, "internal", NULL, "out of memory");
+}
+
+/* POST /api/v1/meters/{id}/relay {"action": "trip"|"close"|"auto", "reason": "...",
+ * "hours": 1..720 (close only, default 24)} (session + CSRF; admin, service, technician).
+ * trip holds the relay open (the unit is marked vacant), close holds it closed (a power
+ * guarantee for `hours`), auto ends both holds and lets the balance decide. The head-end
+ * queues the command; it shows up in GET /api/v1/commands. Audited. */
+static int web__relay(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    (void)ctx;
+    const char *rest = wk_http_req_path_rest(req);
+    const char *slash = strchr(rest, '/');
+    web_call c;
+    web__call_init(&c, req, true);
+    if (!slash || strcmp(slash, "/relay") || !web__id(rest, (size_t)(slash - rest), &c.id))
+        return web__err(resp, 404, "not_found", "no such route", NULL);
+    int rc = 0;
+    json_t *j = web__json_body(req, resp, &rc);
+    if (!j)
+        return rc;
+    static const char *const keys[] = {"action", "reason", "hours", NULL};
+    static const char *const actions[] = {"trip", "close", "auto", NULL};
+    json_t *hours = json_object_get(j, "hours");
+    if (web__only(j, keys, resp, &rc) && (c.action = web__str(j, "action", 16, resp, &rc)) &&
+        (c.reason = web__str(j, "reason", 255, resp, &rc))) {
+        bool known = false;
+        for (const char *const *a = actions; *a; a++)
+            known = known || !strcmp(*a, c.action);
+        c.hours = 24;
+        if (!known)
+            rc = web__err(resp, 400, "invalid", "expected trip, close or auto", "action");
+        else if (hours && (strcmp(c.action, "close") || !json_is_integer(hours) ||
+                           json_integer_value(hours) < 1 || json_integer_value(hours) > 720))
+            rc = web__err(resp, 400, "invalid", "close only: an integer 1..720", "hours");
+        else {
+            if (hours)
+                c.hours = json_integer_value(hours);
+            c.op = web__op_relay;
+            rc = web__run(&c, resp);
+        }
+    }
+    json_decref(j);
+    return rc;
+}
+
 /* GET /api/v1/openapi.json: <web_dir>/openapi.json, read at each request (small, rare). */
 static int web__openapi(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
@@ -1041,6 +1219,9 @@ wk_err wk_serve_web_start(wk_serve *s, const wk_http_opts *o, const wk_http_rout
         {"GET", "/api/v1/commands/*", web__read, (void *)&web_types[5], 0, "command"},
         {"GET", "/api/v1/events", web__read, (void *)&web_types[6], 0, "events"},
         {"GET", "/api/v1/events/*", web__read, (void *)&web_types[6], 0, "event"},
+        {"POST", "/api/v1/meters/*", web__relay, NULL, WEB_BODY_MAX, "meter_relay"},
+        {"GET", "/api/v1/audit", web__read, (void *)&web_types[7], 0, "audit"},
+        {"GET", "/api/v1/audit/*", web__read, (void *)&web_types[7], 0, "audit_entry"},
         {"GET", "/api/v1/receipts/*", web__receipt, NULL, 0, "receipt"},
         {"GET", "/api/v1/ledger/key", web__ledger_key, NULL, 0, "ledger_key"},
         {"GET", "/api/v1/openapi.json", web__openapi, NULL, 0, "openapi"},

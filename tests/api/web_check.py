@@ -294,6 +294,82 @@ r = req("GET", "/api/v1/events?kind=online&limit=5", cookie=A_TOK)
 check(r.status == 200 and all(x["kind"] == "online" for x in r.json["items"]), "events by kind")
 check(is_error(req("GET", "/api/v1/events?kind=ONLINE", cookie=A_TOK), 400), "bad event kind 400")
 
+# ---------------------------------------------------------------- staff relay actions
+group("staff relay actions with reason, audited")
+def wait_db(sql, want, secs=25, *args):
+    until = time.time() + secs
+    while time.time() < until:
+        got = db(sql, *args)
+        if got and got[0][0] == want:
+            return True
+        time.sleep(0.2)
+    return False
+m101 = db("select m.id from meter m join unit u on u.id=m.unit_id where u.name='101'")[0][0]
+m102 = db("select m.id from meter m join unit u on u.id=m.unit_id where u.name='102'")[0][0]
+mh = db("select m.id from meter m join unit u on u.id=m.unit_id where u.name='1-1'")[0][0]
+T_TOK, T_CSRF = S["acme-tech"][0], S["acme-tech"][1]["csrf"]
+audit0 = db("select count(*) from audit")[0][0]
+state0 = db("select vacant, guarantee_until_s from account where id=?", a101)
+for who, body, status, field in (
+        ("acme-tech", {"action": "trip"}, 400, "reason"),
+        ("acme-tech", {"action": "trip", "reason": ""}, 400, "reason"),
+        ("acme-tech", {"action": "explode", "reason": "x"}, 400, "action"),
+        ("acme-tech", {"action": "trip", "reason": "x", "hours": 2}, 400, "hours"),
+        ("acme-tech", {"action": "trip", "reason": "x", "extra": 1}, 400, "extra"),
+        ("res-101", {"action": "trip", "reason": "mine"}, 403, None),
+        ("birch-admin", {"action": "trip", "reason": "not ours"}, 404, None)):
+    tok, info = S[who]
+    r = req("POST", f"/api/v1/meters/{m101}/relay", body, cookie=tok, csrf=info["csrf"])
+    check(is_error(r, status) and (field is None or r.json["error"]["field"] == field),
+          f"{who} {body} -> {r.status} {r.raw[:120]}")
+r = req("POST", f"/api/v1/meters/{m101}/relay", {"action": "trip", "reason": "no csrf"}, cookie=T_TOK)
+check(is_error(r, 403, "csrf"), "relay action without CSRF is 403")
+r = req("POST", f"/api/v1/meters/{mh}/relay", {"action": "trip", "reason": "other company"},
+        cookie=T_TOK, csrf=T_CSRF)
+check(is_error(r, 404), "another company's meter is 404")
+check(db("select count(*) from audit")[0][0] == audit0 and
+      db("select vacant, guarantee_until_s from account where id=?", a101) == state0,
+      "rejected relay actions changed nothing and wrote no audit row")
+r = req("POST", f"/api/v1/meters/{m101}/relay", {"action": "trip", "reason": "wiring repair in 101"},
+        cookie=T_TOK, csrf=T_CSRF)
+check(r.status == 200 and r.json["vacant"] is True and r.json["account_id"] == a101, f"trip {r.status} {r.raw[:200]}")
+check(wait_db("select relay from meter where id=?", "tripped", 25, m101), "meter 101 tripped")
+check(wait_db("select state from command where meter_id=? order by id desc limit 1", "confirmed", 25, m101),
+      "trip confirmed by the meter")
+r = req("GET", f"/api/v1/commands?meter={m101}&limit=1", cookie=T_TOK)
+check(r.status == 200 and r.json["items"][0]["action"] == "trip" and
+      r.json["items"][0]["latency_ms"] is not None, "the command and its latency in the API")
+r = req("POST", f"/api/v1/meters/{m102}/relay", {"action": "close", "reason": "medical equipment", "hours": 2},
+        cookie=T_TOK, csrf=T_CSRF)
+check(r.status == 200 and r.json["guarantee_until_s"] > time.time() + 7000, f"close {r.raw[:200]}")
+check(wait_db("select relay from meter where id=?", "closed", 25, m102), "zero-balance meter 102 closed by the guarantee")
+r = req("POST", f"/api/v1/meters/{m101}/relay", {"action": "auto", "reason": "repair done"},
+        cookie=S["acme-admin"][0], csrf=S["acme-admin"][1]["csrf"])
+check(r.status == 200, "auto")
+check(wait_db("select relay from meter where id=?", "closed", 25, m101), "meter 101 closed again by its balance")
+rows = db("select login, action, object, object_id, reason, before, after from audit order by id")[audit0:]
+check([x[1] for x in rows] == ["relay_trip", "relay_close", "relay_auto"], f"audit actions {rows}")
+check(rows[0][0] == "acme-tech" and rows[0][3] == a101 and rows[0][4] == "wiring repair in 101" and
+      json.loads(rows[0][5])["vacant"] is False and json.loads(rows[0][6])["vacant"] is True and
+      json.loads(rows[0][5])["relay"] == "closed", f"audit row before/after {rows[0]}")
+check(rows[2][0] == "acme-admin" and json.loads(rows[2][5])["vacant"] is True, "auto audited with before")
+r = req("GET", "/api/v1/audit", cookie=S["acme-admin"][0])
+check(r.status == 200 and [x["action"] for x in r.json["items"]][:3] == ["relay_auto", "relay_close", "relay_trip"]
+      and r.json["items"][2]["before"]["vacant"] is False, "admin reads the audit log")
+r = req("GET", "/api/v1/audit", cookie=S["birch-admin"][0])
+check(r.status == 200 and r.json["items"] == [], "another company's admin sees none of it")
+check(is_error(req("GET", "/api/v1/audit", cookie=T_TOK), 403), "technicians may not read the audit log")
+check(is_error(req("GET", "/api/v1/audit", cookie=S["res-101"][0]), 403), "residents may not read the audit log")
+try:
+    db("update audit set reason='x'")
+    check(False, "audit rows cannot be updated")
+except sqlite3.DatabaseError:
+    check(True, "")
+r = req("GET", "/api/v1/events?kind=relay_trip", cookie=T_TOK)
+check(r.status == 200 and len(r.json["items"]) == 1 and r.json["items"][0]["account_id"] == a101 and
+      "wiring repair" in r.json["items"][0]["detail"],
+      "the head-end event carries the reason")
+
 # ---------------------------------------------------------------- access-control sweep
 group("access-control sweep")
 company_of = {}
@@ -306,6 +382,7 @@ for kind, sql in (
         ("meters", "select m.id, co.name from meter m join unit u on u.id=m.unit_id join building b on"
                    " b.id=u.building_id join community c on c.id=b.community_id left join company co on"
                    " co.id=c.company_id"),
+        ("audit", "select x.id, co.name from audit x left join company co on co.id=x.company_id"),
         ("accounts", "select a.id, co.name from account a join unit u on u.id=a.unit_id join building b on"
                      " b.id=u.building_id join community c on c.id=b.community_id left join company co"
                      " on co.id=c.company_id")):
@@ -322,13 +399,23 @@ for user, (tok, info) in S.items():
     for kind, owners in company_of.items():
         ids = sorted(owners)
         probe = ids + [max(ids) + 1, max(ids) + 1000]
-        if user in user_company:
+        may_list = (user in user_company and (kind != "audit" or user.endswith("-admin"))) or kind == "accounts"
+        if not may_list:
+            visible = set()
+        elif user in user_company:
             visible = {i for i, co in owners.items() if co == user_company[user]}
         else:
-            visible = {info["account_id"]} if kind == "accounts" else set()
+            visible = {info["account_id"]}
         r = req("GET", f"/api/v1/{kind}?limit=200", cookie=tok)
-        if user in user_company or kind == "accounts":
-            got = {x["id"] for x in r.json["items"]} if r.status == 200 else None
+        if may_list:
+            got = set()
+            while r.status == 200:
+                got |= {x["id"] for x in r.json["items"]}
+                nxt = [(k, v) for k, v in r.json.items() if k.startswith("next_") and v is not None]
+                if not nxt:
+                    break
+                r = req("GET", f"/api/v1/{kind}?limit=200&{nxt[0][0][5:]}={nxt[0][1]}", cookie=tok)
+            got = got if r.status == 200 else None
             if kind == "events" and got is not None:  # events keep coming: compare what existed
                 got = {i for i in got if i <= max(ids)}
             check(r.status == 200 and got == visible, f"{user} lists exactly the visible {kind}")
@@ -374,7 +461,7 @@ routes = []
 for fn in ("src/app/serve_http.c", "src/app/serve_web.c"):
     with open(os.path.join(A.src, fn)) as f:
         routes += re.findall(r'\{"(GET|POST|PUT|PATCH|DELETE)", "(/[^"]*)"', f.read())
-check(len(routes) >= 24, f"route tables found ({len(routes)})")
+check(len(routes) >= 27, f"route tables found ({len(routes)})")
 doc_ops = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
 def templ(p):
     return re.sub(r"\{[^}]+\}", "*", p)
