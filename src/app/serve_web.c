@@ -1156,6 +1156,88 @@ static int web__relay(wk_http_req *req, wk_http_resp *resp, void *ctx)
     return rc;
 }
 
+/* ---- static files: the pages ---- */
+
+#define WEB_FILE_MAX (4 * 1024 * 1024) /* bytes of one served file (echarts.min.js ~1 MB) */
+
+static const char *web__content_type(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {{".html", "text/html; charset=utf-8"},
+                 {".js", "text/javascript; charset=utf-8"},
+                 {".mjs", "text/javascript; charset=utf-8"},
+                 {".css", "text/css; charset=utf-8"},
+                 {".json", "application/json"},
+                 {".svg", "image/svg+xml"},
+                 {".png", "image/png"},
+                 {".ico", "image/x-icon"}};
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(dot, types[i].ext))
+            return types[i].type;
+    return NULL;
+}
+
+/* GET /, /staff/..., /resident/..., /assets/..., /vendor/...: files under web_dir. The path
+ * is checked character by character ([A-Za-z0-9._-/], no "..", no empty segment), so
+ * nothing outside web_dir can be named; a directory path serves its index.html; unknown
+ * extensions are 404. ctx is the sub-directory ("staff/") or "" for the root. */
+static int web__static(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    const char *dir = ctx;
+    const char *rest = wk_http_req_path_rest(req);
+    char rel[256];
+    int n = snprintf(rel, sizeof rel, "%s%s", dir, rest);
+    if (n < 0 || (size_t)n >= sizeof rel - 16)
+        return web__err(resp, 404, "not_found", "no such file", NULL);
+    if (n == 0 || rel[n - 1] == '/')
+        snprintf(rel + n, sizeof rel - (size_t)n, "index.html");
+    for (const char *p = rel; *p; p++) {
+        char ch = *p;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '.' || ch == '_' || ch == '-' || ch == '/';
+        if (!ok || (ch == '/' && (p == rel || p[1] == '/')) ||
+            (ch == '.' && (p == rel || p[-1] == '/')))
+            return web__err(resp, 404, "not_found", "no such file", NULL);
+    }
+    const char *type = web__content_type(rel);
+    if (!type)
+        return web__err(resp, 404, "not_found", "no such file", NULL);
+    char path[WK_CONFIG_PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/%s", web.web_dir, rel);
+    FILE *f = fopen(path, "rb");
+    struct stat sb;
+    if (!f || fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode) || sb.st_size > WEB_FILE_MAX) {
+        if (f)
+            fclose(f);
+        return web__err(resp, 404, "not_found", "no such file", NULL);
+    }
+    size_t len = (size_t)sb.st_size;
+    char *buf = wk_malloc(len ? len : 1);
+    size_t got = buf ? fread(buf, 1, len, f) : 0;
+    fclose(f);
+    if (!buf)
+        return -1;
+    if (got != len) {
+        wk_free(buf);
+        return -1;
+    }
+    /* X-Content-Type-Options: nosniff comes with every response from src/api/http.c */
+    if (wk_http_resp_header(resp, "Cache-Control", "no-cache") ||
+        wk_http_resp_header(resp, "Referrer-Policy", "no-referrer") ||
+        wk_http_resp_header(resp, "X-Frame-Options", "DENY") ||
+        (!strncmp(type, "text/html", 9) &&
+         wk_http_resp_header(resp, "Content-Security-Policy",
+                             "default-src 'self'; script-src 'self'; style-src 'self' "
+                             "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+                             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"))) {
+        wk_free(buf);
+        return -1;
+    }
+    return wk_http_resp_body_take(resp, type, buf, len) ? -1 : 0;
+}
+
 /* GET /api/v1/openapi.json: <web_dir>/openapi.json, read at each request (small, rare). */
 static int web__openapi(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
@@ -1225,6 +1307,11 @@ wk_err wk_serve_web_start(wk_serve *s, const wk_http_opts *o, const wk_http_rout
         {"GET", "/api/v1/receipts/*", web__receipt, NULL, 0, "receipt"},
         {"GET", "/api/v1/ledger/key", web__ledger_key, NULL, 0, "ledger_key"},
         {"GET", "/api/v1/openapi.json", web__openapi, NULL, 0, "openapi"},
+        {"GET", "/", web__static, (void *)"", 0, "page_index"},
+        {"GET", "/staff/*", web__static, (void *)"staff/", 0, "page_staff"},
+        {"GET", "/resident/*", web__static, (void *)"resident/", 0, "page_resident"},
+        {"GET", "/assets/*", web__static, (void *)"assets/", 0, "page_assets"},
+        {"GET", "/vendor/*", web__static, (void *)"vendor/", 0, "page_vendor"},
     };
     size_t total = n + N(mine);
     if (total > WK_HTTP_ROUTES_MAX)

@@ -465,6 +465,10 @@ check(len(routes) >= 27, f"route tables found ({len(routes)})")
 doc_ops = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
 def templ(p):
     return re.sub(r"\{[^}]+\}", "*", p)
+pages = [(m, p) for m, p in routes if not (p.startswith("/api/") or p in ("/healthz", "/metrics"))]
+check(sorted(p for _, p in pages) == ["/", "/assets/*", "/resident/*", "/staff/*", "/vendor/*"],
+      f"only the page routes are outside the API: {pages}")
+routes = [r for r in routes if r not in pages]
 for method, path in routes:
     if path.endswith("*"):
         pre = path[:-1]
@@ -483,6 +487,22 @@ for method, p in sorted(doc_ops):
     no_route = r.status in (404, 405) and "no route" in r.raw.decode()
     check(not no_route and str(r.status) in documented,
           f"{method} {url} answered {r.status}, documented {sorted(documented)}")
+
+group("static pages")
+for path, ctype in (("/", "text/html"), ("/staff/", "text/html"), ("/resident/", "text/html"),
+                    ("/staff/staff.js", "text/javascript"), ("/assets/app.css", "text/css"),
+                    ("/vendor/echarts/echarts.min.js", "text/javascript")):
+    r = req("GET", path)
+    ct = (r.header("Content-Type") or [""])[0]
+    check(r.status == 200 and ct.startswith(ctype) and r.header("X-Content-Type-Options") == ["nosniff"],
+          f"GET {path}: {r.status} {ct}")
+    if ctype == "text/html":
+        csp = (r.header("Content-Security-Policy") or [""])[0]
+        check("script-src 'self'" in csp and "frame-ancestors 'none'" in csp, f"CSP on {path}: {csp}")
+for path in ("/staff/../openapi.json", "/assets/%2e%2e/openapi.json", "/staff//staff.js", "/staff/.hidden.js",
+             "/assets/nope.js", "/staff/index.exe", "/vendor/echarts/"):
+    r = req("GET", path)
+    check(r.status == 404 and b"echarts" not in r.raw and b"<html" not in r.raw, f"GET {path} is 404 ({r.status})")
 
 group("done")
 print(f"{passes} checks passed")
