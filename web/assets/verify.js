@@ -53,10 +53,12 @@ function fail(step, message) { return { ok: false, step, message }; }
 export async function verifyReceipt(receipt, verifierKey) {
   let name, keyid, key, leaf, rec;
   try { // 1. the key
-    const parts = verifierKey.trim().split('+');
-    if (parts.length !== 3) return fail('key', 'log key: expected name+keyid+base64');
-    [name, keyid] = parts;
-    key = b64(parts[2]);
+    const k = verifierKey.trim(); // base64 may itself hold '+': split at the first two only
+    const a = k.indexOf('+'), b = a < 0 ? -1 : k.indexOf('+', a + 1);
+    if (a <= 0 || b < 0) return fail('key', 'log key: expected name+keyid+base64');
+    name = k.slice(0, a);
+    keyid = k.slice(a + 1, b);
+    key = b64(k.slice(b + 1));
     if (key.length !== 33 || key[0] !== 1) return fail('key', 'log key: not an Ed25519 key');
     const id = await sha256(enc.encode(name + '\n'), key);
     if (toHex(id.slice(0, 4)) !== keyid) return fail('key', 'log key: key id does not match');
