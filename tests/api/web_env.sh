@@ -87,7 +87,8 @@ friendly_weekends = false
 key_file = $T/wk.db.logkey
 INI
 "$BIN" serve --config "$T/wk.ini" >"$T/serve.out" 2>>"$T/serve.log" &
-pids+=($!)
+SERVE=$!
+pids+=($SERVE)
 wait_for 20 'grep -q "http://" "$T/serve.out"' || { cat "$T/serve.log"; echo "FAIL: serve did not start"; exit 1; }
 HPORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\)/.*|\1|p' "$T/serve.out" | tail -1)
 # as in tests/headend/serve_test.sh: a day back at 10:00 (+08:00), meter clocks behind the platform
@@ -99,3 +100,15 @@ pids+=($!)
 wait_for 30 '[ "$(q "select count(distinct account_id) from reading where energy_wh > 0")" -ge 4 ]' ||
   { echo "FAIL: no readings from the simulated meters"; exit 1; }
 
+
+# Stops serve with SIGTERM and fails unless it exits 0 with no sanitizer report in its log
+# (under WK_SANITIZE this is where leaks of the HTTP handlers would show).
+stop_serve() {
+  kill -TERM "$SERVE"
+  local st=0
+  wait "$SERVE" || st=$?
+  if [ "$st" != 0 ] || grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$T/serve.log"; then
+    echo "FAIL: serve exited $st"; grep -A20 -E "Sanitizer|runtime error" "$T/serve.log" | head -40
+    return 1
+  fi
+}

@@ -12,5 +12,5 @@ source "$SRC/tests/api/web_env.sh"
 SHOTS=${WK_SHOTS:-$SRC/docs/screenshots}
 mkdir -p "$SHOTS"
 timeout 300 node "$SRC/tests/web/browser.mjs" "http://127.0.0.1:$HPORT" "$SHOTS"
-rc=$?
-exit $rc
+stop_serve
+rc=0
