@@ -123,19 +123,6 @@ static bool auth__login_ok(const char *login)
     return true;
 }
 
-static wk_err auth__exec(wk_store *st, const char *sql, const int64_t *v, int n, wk_diag *d)
-{
-    wk_stmt *s;
-    wk_err e = wk_store_prepare(st, sql, &s, d);
-    for (int i = 0; i < n && !e; i++)
-        e = wk_stmt_bind_i64(s, i + 1, v[i]);
-    bool row;
-    if (!e)
-        e = wk_stmt_step(s, &row, d);
-    wk_stmt_reset(s);
-    return e;
-}
-
 wk_err wk_auth_company_add(wk_store *st, const char *name, int64_t *id, wk_diag *d)
 {
     wk_stmt *s;
@@ -271,12 +258,12 @@ wk_err wk_auth_login(wk_store *st, const wk_auth_opts *oin, const char *login,
     if (!good) {
         failed++;
         int64_t v[3] = {failed, failed >= o.lock_after ? now_s + o.lock_s : 0, u.id};
-        if ((e = auth__exec(st, "UPDATE app_user SET failed = ?, locked_until_s = ? WHERE id = ?",
+        if ((e = wk_store_run_i64(st, "UPDATE app_user SET failed = ?, locked_until_s = ? WHERE id = ?",
                             v, 3, d)))
             goto fail;
         if (failed >= o.lock_after) {
             int64_t z[1] = {u.id};
-            if ((e = auth__exec(st, "UPDATE app_user SET failed = 0 WHERE id = ?", z, 1, d)))
+            if ((e = wk_store_run_i64(st, "UPDATE app_user SET failed = 0 WHERE id = ?", z, 1, d)))
                 goto fail;
         }
         if ((e = wk_store_commit(st, d)))
@@ -303,9 +290,9 @@ wk_err wk_auth_login(wk_store *st, const wk_auth_opts *oin, const char *login,
     wk_stmt_reset(s);
     int64_t v[2] = {u.id, now_s};
     if (!e)
-        e = auth__exec(st, "UPDATE app_user SET failed = 0 WHERE id = ?", v, 1, d);
+        e = wk_store_run_i64(st, "UPDATE app_user SET failed = 0 WHERE id = ?", v, 1, d);
     if (!e) /* expired sessions of this user are removed on login */
-        e = auth__exec(st, "DELETE FROM app_session WHERE user_id = ? AND expires_s <= ?", v, 2, d);
+        e = wk_store_run_i64(st, "DELETE FROM app_session WHERE user_id = ? AND expires_s <= ?", v, 2, d);
     if (e)
         goto fail;
     return wk_store_commit(st, d);
@@ -415,7 +402,7 @@ wk_err wk_auth_password_change(wk_store *st, const wk_auth_opts *oin, int64_t us
     wk_stmt_reset(s);
     int64_t v[1] = {user_id};
     if (!e) /* every other session of the user ends */
-        e = auth__exec(st, "DELETE FROM app_session WHERE user_id = ?", v, 1, d);
+        e = wk_store_run_i64(st, "DELETE FROM app_session WHERE user_id = ?", v, 1, d);
     if (e)
         goto fail;
     return wk_store_commit(st, d);

@@ -10,6 +10,7 @@
 #include "app/cli.h"
 #include "core/units.h"
 #include "proto/dlt645.h"
+#include "proto/encoding.h"
 
 static int usage(FILE *f)
 {
@@ -41,38 +42,23 @@ static int usage(FILE *f)
 
 /* ---- hex ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Parses hex digits, ignoring spaces, ':' and '-'. Returns the byte count or -1. */
+/* Parses hex digits, ignoring spaces, ':' and '-' (as frames are often printed). Returns
+ * the byte count or -1. */
 static long parse_hex(const char *s, uint8_t *out, size_t cap)
 {
+    char digits[2 * (WK_DLT645_WIRE_MAX + 64) + 1];
     size_t n = 0;
-    int hi = -1;
     for (; *s; s++) {
         if (*s == ' ' || *s == ':' || *s == '-' || *s == '\n' || *s == '\t')
             continue;
-        int v = hexval(*s);
-        if (v < 0)
+        if (n + 1 >= sizeof digits)
             return -1;
-        if (hi < 0) {
-            hi = v;
-            continue;
-        }
-        if (n >= cap)
-            return -1;
-        out[n++] = (uint8_t)(hi << 4 | v);
-        hi = -1;
+        digits[n++] = *s;
     }
-    return hi >= 0 ? -1 : (long)n;
+    size_t bytes;
+    if (wk_hex_decode(digits, n, out, cap, &bytes))
+        return -1;
+    return (long)bytes;
 }
 
 static void print_hex(const uint8_t *p, size_t n, const char *sep)
@@ -275,13 +261,25 @@ static int decode(const char *hex_text)
 
 /* ---- encode ---- */
 
+/* Value of a decimal or hexadecimal digit, -1 for anything else. */
+static int digit_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static bool parse_u32(const char *s, unsigned base, uint32_t *out)
 {
     uint64_t v = 0;
     if (!*s)
         return false;
     for (; *s; s++) {
-        int d = hexval(*s);
+        int d = digit_value(*s);
         if (d < 0 || (unsigned)d >= base)
             return false;
         v = v * base + (unsigned)d;

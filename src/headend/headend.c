@@ -49,20 +49,9 @@ static void hd__event(wk_headend *hd, int64_t now_ms, const char *kind, int64_t 
         hd->on_event(hd->event_ctx, kind, address ? address : "", detail);
 }
 
-/* Runs a statement with only integer/text parameters that returns no row. */
 static wk_err hd__exec_i(wk_headend *hd, const char *sql, int n, const int64_t *v, wk_diag *d)
 {
-    wk_stmt *s;
-    wk_err e = wk_store_prepare(hd->st, sql, &s, d);
-    if (e)
-        return e;
-    for (int i = 0; i < n && !e; i++)
-        e = wk_stmt_bind_i64(s, i + 1, v[i]);
-    bool row;
-    if (!e)
-        e = wk_stmt_step(s, &row, d);
-    wk_stmt_reset(s);
-    return e;
+    return wk_store_run_i64(hd->st, sql, v, n, d);
 }
 
 const wk_tariff *hd__tariff_get(wk_headend *hd, const char *name, wk_diag *d)
@@ -264,6 +253,7 @@ typedef struct hd_meter {
     int64_t last_reading_s;
     int64_t last_wh[5]; /* total, t1..t4 */
     int64_t account_id; /* open account of its unit, 0 = none */
+    int64_t ct_ratio;   /* current-transformer ratio: energy = register delta x ratio */
 } hd_meter;
 
 static void hd__meter_row(wk_stmt *s, hd_meter *m)
@@ -289,6 +279,7 @@ static void hd__meter_row(wk_stmt *s, hd_meter *m)
     for (int i = 0; i < 5; i++)
         m->last_wh[i] = wk_stmt_i64(s, 10 + i);
     m->account_id = wk_stmt_is_null(s, 15) ? 0 : wk_stmt_i64(s, 15);
+    m->ct_ratio = wk_stmt_i64(s, 16);
 }
 
 static wk_err hd__meter_by(wk_headend *hd, const char *sql, const char *address, int64_t id,
@@ -315,7 +306,7 @@ static wk_err hd__meter_by_address(wk_headend *hd, const char *address, hd_meter
     static const char sql[] =
         "SELECT m.id, m.address, m.close_mode, m.auth, m.key, m.counter, m.online, m.relay,"
         " m.last_seen_s, m.last_reading_s, m.last_total_wh, m.last_t1_wh, m.last_t2_wh,"
-        " m.last_t3_wh, m.last_t4_wh, a.id"
+        " m.last_t3_wh, m.last_t4_wh, a.id, m.ct_ratio"
         " FROM meter m LEFT JOIN account a ON a.unit_id = m.unit_id AND a.status = 'open'"
         " WHERE m.address = ?";
     return hd__meter_by(hd, sql, address, 0, m, d);
@@ -326,7 +317,7 @@ static wk_err hd__meter_by_id(wk_headend *hd, int64_t id, hd_meter *m, wk_diag *
     static const char sql[] =
         "SELECT m.id, m.address, m.close_mode, m.auth, m.key, m.counter, m.online, m.relay,"
         " m.last_seen_s, m.last_reading_s, m.last_total_wh, m.last_t1_wh, m.last_t2_wh,"
-        " m.last_t3_wh, m.last_t4_wh, a.id"
+        " m.last_t3_wh, m.last_t4_wh, a.id, m.ct_ratio"
         " FROM meter m LEFT JOIN account a ON a.unit_id = m.unit_id AND a.status = 'open'"
         " WHERE m.id = ?";
     return hd__meter_by(hd, sql, NULL, id, m, d);
@@ -337,7 +328,7 @@ static wk_err hd__meter_of_account(wk_headend *hd, int64_t account_id, hd_meter 
     static const char sql[] =
         "SELECT m.id, m.address, m.close_mode, m.auth, m.key, m.counter, m.online, m.relay,"
         " m.last_seen_s, m.last_reading_s, m.last_total_wh, m.last_t1_wh, m.last_t2_wh,"
-        " m.last_t3_wh, m.last_t4_wh, a.id"
+        " m.last_t3_wh, m.last_t4_wh, a.id, m.ct_ratio"
         " FROM account a JOIN meter m ON m.unit_id = a.unit_id WHERE a.id = ?";
     return hd__meter_by(hd, sql, NULL, account_id, m, d);
 }
@@ -353,6 +344,7 @@ typedef struct hd_account {
     int64_t deferred_until_s;
     bool has_state;
     wk_rate_state rate;
+    char policy[1024]; /* the community's overrides (JSON), "" = none */
 } hd_account;
 
 static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
@@ -360,7 +352,7 @@ static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
     static const char sql[] =
         "SELECT a.id, a.wallet_account_id, c.revenue_account_id, c.tariff, a.status, a.vacant,"
         " a.emergency_taken, a.guarantee_until_s, a.warned_level, a.deferred_until_s,"
-        " a.rate_state"
+        " a.rate_state, c.policy"
         " FROM account a JOIN unit u ON u.id = a.unit_id JOIN building b ON b.id = u.building_id"
         " JOIN community c ON c.id = b.community_id WHERE a.id = ?";
     wk_stmt *s;
@@ -387,6 +379,8 @@ static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
         a->guarantee_until_s = wk_stmt_i64(s, 7);
         a->warned_level = (int)wk_stmt_i64(s, 8);
         a->deferred_until_s = wk_stmt_i64(s, 9);
+        const char *pol = wk_stmt_is_null(s, 11) ? NULL : wk_stmt_text(s, 11, &n);
+        snprintf(a->policy, sizeof a->policy, "%s", pol ? pol : "");
         const uint8_t *blob = wk_stmt_blob(s, 10, &n);
         if (blob && n == 1 + sizeof a->rate && blob[0] == HD_RATE_STATE_VERSION) {
             memcpy(&a->rate, blob + 1, sizeof a->rate);
@@ -655,11 +649,21 @@ static wk_err hd__apply_policy(wk_headend *hd, int64_t account_id, const char *c
         .vacant = a.vacant,
         .emergency_taken = a.emergency_taken,
         .guarantee_until_s = a.guarantee_until_s,
-        .daily_cost_fen = hd->o.policy.warn_days[0] ? hd__daily_cost(hd, account_id, now_ms / 1000) : 0,
+        .daily_cost_fen = 0, /* set below once the community's policy is known */
         .warned_level = (uint8_t)a.warned_level,
     };
+    wk_policy pol;
+    wk_diag pd;
+    if (hd__policy_apply(&hd->o.policy, a.policy, "community policy", &pol, &pd)) {
+        /* validated when written; if the row was edited by hand, fall back to the default
+         * and say so rather than stop booking */
+        hd__event(hd, now_ms, "policy_invalid", m.id, account_id, m.address, pd.msg);
+        pol = hd->o.policy;
+    }
+    if (pol.warn_days[0])
+        pa.daily_cost_fen = hd__daily_cost(hd, account_id, now_ms / 1000);
     wk_policy_decision dec;
-    wk_policy_decide(&hd->o.policy, &pa, now_ms / 1000, &dec);
+    wk_policy_decide(&pol, &pa, now_ms / 1000, &dec);
     int64_t deferred = dec.relay == WK_ACT_DEFER_TRIP ? dec.retry_at_s : 0;
     if (dec.warned_level != a.warned_level || deferred != a.deferred_until_s) {
         int64_t v[3] = {dec.warned_level, deferred, account_id};
@@ -734,6 +738,11 @@ static wk_err hd__reading(wk_headend *hd, hd_meter *m, const int64_t *vals, int6
             /* an older register than the last one: a reordered redelivery */
             hd->stats.stale++;
             return WK_OK;
+        }
+        if (m->ct_ratio > 1) { /* a CT meter registers a fraction of the energy */
+            iv.energy_wh *= m->ct_ratio;
+            for (int i = 0; i < WK_SLOT_N; i++)
+                iv.slot_wh[i] *= m->ct_ratio;
         }
         energy = iv.energy_wh;
         if (have_account) {
@@ -1217,7 +1226,10 @@ wk_err wk_headend_emergency(wk_headend *hd, int64_t account_id, int64_t now_ms, 
         goto fail;
     wk_policy_account pa = {.balance_fen = w.balance_fen, .vacant = a.vacant,
                             .emergency_taken = a.emergency_taken};
-    if ((e = wk_policy_take_emergency(&hd->o.policy, &pa, d)))
+    wk_policy pol;
+    if (hd__policy_apply(&hd->o.policy, a.policy, "community policy", &pol, NULL))
+        pol = hd->o.policy;
+    if ((e = wk_policy_take_emergency(&pol, &pa, d)))
         goto fail;
     int64_t v[1] = {account_id};
     if ((e = hd__exec_i(hd, "UPDATE account SET emergency_taken = 1 WHERE id = ?", 1, v, d)))

@@ -57,6 +57,11 @@ struct wk_headend {
 const wk_tariff *hd__tariff_get(wk_headend *hd, const char *name, wk_diag *d);
 /* A 16-byte ledger id: SHA-256 of a domain-separated text, truncated. */
 void hd__id_from(const char *text, uint8_t id[16]);
+/* A community's policy: the default with the overrides of the JSON text applied (NULL or
+ * "" = none). path names the JSON in messages. */
+wk_err hd__policy_apply(const wk_policy *base, const char *json, const char *path, wk_policy *out,
+                        wk_diag *d) WK_MUST_CHECK;
+
 /* The ledger account that funds opening balances and staff credits. */
 int64_t hd__adjustment_id(const wk_headend *hd);
 

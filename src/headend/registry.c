@@ -5,6 +5,7 @@
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/units.h"
@@ -12,23 +13,7 @@
 #include "headend/internal.h"
 #include "proto/dlt645.h"
 #include "proto/encoding.h"
-
-static wk_err reg__keys(json_t *o, const char *path, const char *const *allowed, wk_diag *d)
-{
-    if (!json_is_object(o))
-        return wk_diag_set(d, WK_EINVAL, "%s: expected an object", path);
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= !strcmp(*a, k);
-        if (!ok)
-            return wk_diag_set(d, WK_EINVAL, "%s: unknown key \"%s\"", path, k);
-    }
-    return WK_OK;
-}
+#include "proto/json.h"
 
 static const char *reg__str(json_t *o, const char *key, const char *dflt)
 {
@@ -83,7 +68,7 @@ static wk_err reg__meter(wk_headend *hd, int64_t unit_id, json_t *jm, const char
 {
     static const char *const keys[] = {"address", "close_mode", "auth", "key", "password",
                                        "model", "ct_ratio", NULL};
-    wk_err e = reg__keys(jm, path, keys, d);
+    wk_err e = wk_json_check_keys(jm, path, keys, d);
     if (e)
         return e;
     const char *address = reg__str(jm, "address", NULL);
@@ -148,7 +133,7 @@ static wk_err reg__account(wk_headend *hd, int64_t unit_id, const char *unit_pat
                            const char *path, int64_t now_ms, wk_diag *d)
 {
     static const char *const keys[] = {"holder", "kind", "balance", "overdraft", "vacant", NULL};
-    wk_err e = reg__keys(ja, path, keys, d);
+    wk_err e = wk_json_check_keys(ja, path, keys, d);
     if (e)
         return e;
     const char *holder = reg__str(ja, "holder", NULL), *kind = reg__str(ja, "kind", "resident");
@@ -232,11 +217,11 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
         return e;
     }
     static const char *const root_keys[] = {"communities", NULL};
-    static const char *const c_keys[] = {"name", "tariff", "buildings", "company", NULL};
+    static const char *const c_keys[] = {"name", "tariff", "policy", "buildings", "company", NULL};
     static const char *const b_keys[] = {"name", "units", NULL};
     static const char *const u_keys[] = {"name", "kind", "meter", "account", NULL};
     json_t *comms = json_object_get(root, "communities");
-    if ((e = reg__keys(root, "(top level)", root_keys, d)))
+    if ((e = wk_json_check_keys(root, "(top level)", root_keys, d)))
         goto fail;
     if (!json_is_array(comms)) {
         e = wk_diag_set(d, WK_EINVAL, "communities: expected an array");
@@ -248,7 +233,7 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
     {
         char cp[64];
         snprintf(cp, sizeof cp, "communities[%zu]", ci);
-        if ((e = reg__keys(jc, cp, c_keys, d)))
+        if ((e = wk_json_check_keys(jc, cp, c_keys, d)))
             goto fail;
         const char *cname = reg__str(jc, "name", NULL), *tariff = reg__str(jc, "tariff", NULL);
         if (!cname || !*cname || !tariff) {
@@ -276,6 +261,27 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
                              "SELECT id FROM community WHERE name = ?", -1, cname, tariff, racc.id,
                              &cid, d)))
             goto fail;
+        json_t *jp = json_object_get(jc, "policy");
+        if (jp) { /* validated against the defaults now, so that serve can never load a bad one */
+            char pp[80];
+            snprintf(pp, sizeof pp, "%s.policy", cp);
+            char *text = json_dumps(jp, JSON_COMPACT | JSON_SORT_KEYS);
+            wk_policy check;
+            wk_policy base = {.utc_offset_s = 8 * 3600};
+            e = text ? hd__policy_apply(&base, text, pp, &check, d) : WK_ENOMEM;
+            wk_stmt *ps;
+            bool prow;
+            if (!e && !(e = wk_store_prepare(hd->st, "UPDATE community SET policy = ? WHERE id = ?",
+                                             &ps, d))) {
+                if (!(e = wk_stmt_bind_text(ps, 1, text, strlen(text))) &&
+                    !(e = wk_stmt_bind_i64(ps, 2, cid)))
+                    e = wk_stmt_step(ps, &prow, d);
+                wk_stmt_reset(ps);
+            }
+            free(text);
+            if (e)
+                goto fail;
+        }
         /* optional owner: "company": "name" (created if new; needs the auth schema) */
         const char *company = reg__str(jc, "company", NULL);
         if (json_object_get(jc, "company") && (!company || !*company)) {
@@ -303,7 +309,7 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
         {
             char bp[96];
             snprintf(bp, sizeof bp, "%s.buildings[%zu]", cp, bi);
-            if ((e = reg__keys(jb, bp, b_keys, d)))
+            if ((e = wk_json_check_keys(jb, bp, b_keys, d)))
                 goto fail;
             const char *bname = reg__str(jb, "name", NULL);
             if (!bname) {
@@ -321,7 +327,7 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
             {
                 char up[128], unit_path[192];
                 snprintf(up, sizeof up, "%s.units[%zu]", bp, ui);
-                if ((e = reg__keys(ju, up, u_keys, d)))
+                if ((e = wk_json_check_keys(ju, up, u_keys, d)))
                     goto fail;
                 const char *uname = reg__str(ju, "name", NULL), *kind = reg__str(ju, "kind", "home");
                 if (!uname || (strcmp(kind, "home") && strcmp(kind, "shop"))) {
@@ -352,5 +358,81 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
 fail:
     json_decref(root);
     wk_store_rollback(hd->st);
+    return e;
+}
+
+/* ---- community policy overrides ---- */
+
+static wk_err pol__money(json_t *v, const char *path, const char *key, int64_t *out, wk_diag *d)
+{
+    wk_diag sub;
+    if (!json_is_string(v) || wk_dec_parse_str(json_string_value(v), WK_SCALE_YUAN, out, &sub) ||
+        *out < 0)
+        return wk_diag_set(d, WK_EINVAL, "%s.%s: expected yuan as a string like \"20.00\"", path,
+                           key);
+    return WK_OK;
+}
+
+static wk_err pol__hhmm(json_t *v, const char *path, const char *key, int32_t *out, wk_diag *d)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (strlen(s) != 5 || s[2] != ':' || s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '9' ||
+        s[3] < '0' || s[3] > '5' || s[4] < '0' || s[4] > '9' || (s[0] - '0') * 10 + (s[1] - '0') > 23)
+        return wk_diag_set(d, WK_EINVAL, "%s.%s: expected a time of day like \"20:00\"", path, key);
+    *out = ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0');
+    return WK_OK;
+}
+
+wk_err hd__policy_apply(const wk_policy *base, const char *text, const char *path, wk_policy *out,
+                        wk_diag *d)
+{
+    *out = *base;
+    if (!text || !*text)
+        return WK_OK;
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    static const char *const keys[] = {"warn1", "warn2", "warn1_days", "warn2_days", "hysteresis",
+                                       "close_margin", "emergency_credit", "friendly_from",
+                                       "friendly_to", "friendly_weekends", NULL};
+    wk_err e = j ? wk_json_check_keys(j, path, keys, d)
+                 : wk_diag_set(d, WK_EINVAL, "%s: %s", path, je.text);
+    const char *k;
+    json_t *v;
+    if (!e) {
+        json_object_foreach(j, k, v)
+        {
+            if (!strcmp(k, "warn1"))
+                e = pol__money(v, path, k, &out->warn_fen[0], d);
+            else if (!strcmp(k, "warn2"))
+                e = pol__money(v, path, k, &out->warn_fen[1], d);
+            else if (!strcmp(k, "hysteresis"))
+                e = pol__money(v, path, k, &out->hysteresis_fen, d);
+            else if (!strcmp(k, "close_margin"))
+                e = pol__money(v, path, k, &out->close_margin_fen, d);
+            else if (!strcmp(k, "emergency_credit"))
+                e = pol__money(v, path, k, &out->emergency_fen, d);
+            else if (!strcmp(k, "friendly_from"))
+                e = pol__hhmm(v, path, k, &out->friendly_from_min, d);
+            else if (!strcmp(k, "friendly_to"))
+                e = pol__hhmm(v, path, k, &out->friendly_to_min, d);
+            else if (!strcmp(k, "friendly_weekends")) {
+                if (!json_is_boolean(v))
+                    e = wk_diag_set(d, WK_EINVAL, "%s.%s: expected true or false", path, k);
+                else
+                    out->friendly_weekends = json_is_true(v);
+            } else { /* warn1_days, warn2_days */
+                if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 365)
+                    e = wk_diag_set(d, WK_EINVAL, "%s.%s: expected days 0..365", path, k);
+                else
+                    out->warn_days[k[4] == '1' ? 0 : 1] = (int32_t)json_integer_value(v);
+            }
+            if (e)
+                break;
+        }
+    }
+    json_decref(j);
+    wk_diag sub;
+    if (!e && wk_policy_validate(out, &sub))
+        e = wk_diag_set(d, WK_EINVAL, "%s: %s", path, sub.msg);
     return e;
 }

@@ -13,33 +13,9 @@
 
 #include "core/civil.h"
 #include "core/units.h"
+#include "proto/json.h"
 
 #define PATH_MAX_LEN 160
-
-static wk_err tj__keys(json_t *obj, const char *path, const char *const *allowed, wk_diag *d)
-{
-    if (!json_is_object(obj))
-        return wk_diag_set(d, WK_EINVAL, "%s: expected an object", path);
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val)
-    {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= !strcmp(*a, key);
-        if (!ok) {
-            char list[256] = "";
-            for (const char *const *a = allowed; *a; a++) {
-                strncat(list, *a, sizeof list - strlen(list) - 1);
-                if (a[1])
-                    strncat(list, ", ", sizeof list - strlen(list) - 1);
-            }
-            return wk_diag_set(d, WK_EINVAL, "%s: unknown key \"%s\" (expected one of: %s)", path,
-                               key, list);
-        }
-    }
-    return WK_OK;
-}
 
 static wk_err tj__str(json_t *obj, const char *key, const char *path, bool required,
                       const char **out, wk_diag *d)
@@ -167,7 +143,7 @@ static wk_err tj__maps(json_t *maps, const char *path, wk_tariff_version *v, wk_
             static const char *const keys[] = {"from", "to", "slot", NULL};
             int from, to;
             const char *slot;
-            wk_err e = tj__keys(r, rp, keys, d);
+            wk_err e = wk_json_check_keys(r, rp, keys, d);
             if (!e)
                 e = tj__hhmm(json_object_get(r, "from"), rp, &from, d);
             if (!e)
@@ -241,7 +217,7 @@ static wk_err tj__seasons(json_t *seasons, const char *path, wk_tariff_version *
                                            NULL};
         wk_season *s = &v->seasons[v->n_seasons++];
         const char *name;
-        wk_err e = tj__keys(js, sp, keys, d);
+        wk_err e = wk_json_check_keys(js, sp, keys, d);
         if (!e)
             e = tj__str(js, "name", sp, true, &name, d);
         if (e)
@@ -269,7 +245,7 @@ static wk_err tj__seasons(json_t *seasons, const char *path, wk_tariff_version *
             char dp[PATH_MAX_LEN];
             snprintf(dp, sizeof dp, "%s.dates", sp);
             static const char *const dkeys[] = {"from", "to", NULL};
-            e = tj__keys(dates, dp, dkeys, d);
+            e = wk_json_check_keys(dates, dp, dkeys, d);
             if (!e)
                 e = tj__mmdd(json_object_get(dates, "from"), dp, &s->from_mmdd, d);
             if (!e)
@@ -351,7 +327,7 @@ static wk_err tj__calendar(json_t *cal, const char *path, wk_tariff_version *v, 
 {
     static const char *const keys[] = {"holidays", "workdays", "flags", NULL};
     char p[PATH_MAX_LEN];
-    wk_err e = tj__keys(cal, path, keys, d);
+    wk_err e = wk_json_check_keys(cal, path, keys, d);
     if (e)
         return e;
     json_t *h = json_object_get(cal, "holidays"), *w = json_object_get(cal, "workdays"),
@@ -415,7 +391,7 @@ static wk_err tj__calendar(json_t *cal, const char *path, wk_tariff_version *v, 
 static wk_err tj__prices(json_t *prices, const char *path, wk_tariff_version *v, wk_diag *d)
 {
     static const char *const keys[] = {"matrix", "additive", NULL};
-    wk_err e = tj__keys(prices, path, keys, d);
+    wk_err e = wk_json_check_keys(prices, path, keys, d);
     if (e)
         return e;
     json_t *matrix = json_object_get(prices, "matrix"), *add = json_object_get(prices, "additive");
@@ -457,7 +433,7 @@ static wk_err tj__prices(json_t *prices, const char *path, wk_tariff_version *v,
     }
     snprintf(p, sizeof p, "%s.additive", path);
     static const char *const akeys[] = {"base", "tier_increments", NULL};
-    if ((e = tj__keys(add, p, akeys, d)))
+    if ((e = wk_json_check_keys(add, p, akeys, d)))
         return e;
     json_t *base = json_object_get(add, "base"), *inc = json_object_get(add, "tier_increments");
     if (!json_is_object(base) || json_object_size(base) == 0)
@@ -498,7 +474,7 @@ static wk_err tj__tiers(json_t *tiers, const char *path, wk_tariff_version *v, w
     static const char *const keys[] = {"cycle",          "settlement_month",     "settlement_day",
                                        "thresholds_kwh", "allocation",           "proration_cutoff_day",
                                        NULL};
-    wk_err e = tj__keys(tiers, path, keys, d);
+    wk_err e = wk_json_check_keys(tiers, path, keys, d);
     if (e)
         return e;
     const char *cycle, *alloc;
@@ -551,7 +527,7 @@ static wk_err tj__version(json_t *jv, const char *path, wk_tariff_version *v, in
     static const char *const keys[] = {"effective_from", "effective_to", "utc_offset", "unverified",
                                        "comment",        "tiers",        "prices",     "maps",
                                        "seasons",        "calendar",     NULL};
-    wk_err e = tj__keys(jv, path, keys, d);
+    wk_err e = wk_json_check_keys(jv, path, keys, d);
     if (e)
         return e;
     const char *from, *to, *off, *unv, *comment;
@@ -633,7 +609,7 @@ wk_err wk_tariff_json_parse(const char *buf, size_t len, wk_tariff *t, wk_diag *
     wk_err e;
     static const char *const keys[] = {"name", "source", "comment", "versions", NULL};
     const char *name, *source, *comment;
-    if ((e = tj__keys(root, "(top level)", keys, d)) ||
+    if ((e = wk_json_check_keys(root, "(top level)", keys, d)) ||
         (e = tj__str(root, "name", "(top level)", true, &name, d)) ||
         (e = tj__str(root, "source", "(top level)", true, &source, d)) ||
         (e = tj__str(root, "comment", "(top level)", false, &comment, d)))

@@ -197,6 +197,21 @@ wk_err wk_store_prepare(wk_store *st, const char *sql, wk_stmt **out, wk_diag *d
     return st->ops->prepare(st->conn, sql, out, d);
 }
 
+wk_err wk_store_run_i64(wk_store *st, const char *sql, const int64_t *v, int n, wk_diag *d)
+{
+    wk_stmt *s;
+    wk_err e = wk_store_prepare(st, sql, &s, d);
+    if (e)
+        return e;
+    for (int i = 0; i < n && !e; i++)
+        e = wk_stmt_bind_i64(s, i + 1, v[i]);
+    bool row;
+    if (!e)
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    return e;
+}
+
 wk_err wk_stmt_bind_i64(wk_stmt *s, int idx, int64_t v)
 {
     return s->ops->bind_i64(s, idx, v);

@@ -96,6 +96,11 @@ wk_err wk_store_exec(wk_store *st, const char *sql, wk_diag *d) WK_MUST_CHECK;
  * across another prepare (a full cache may replace statements that are not running). */
 wk_err wk_store_prepare(wk_store *st, const char *sql, wk_stmt **out, wk_diag *d) WK_MUST_CHECK;
 
+/* Prepares (cached), binds n integer parameters, steps once and resets: for the many
+ * INSERT/UPDATE/DELETE statements whose parameters are all integers. */
+wk_err wk_store_run_i64(wk_store *st, const char *sql, const int64_t *v, int n,
+                        wk_diag *d) WK_MUST_CHECK;
+
 /* Binds parameter idx (1-based). Text and blobs are copied. */
 wk_err wk_stmt_bind_i64(wk_stmt *s, int idx, int64_t v) WK_MUST_CHECK;
 wk_err wk_stmt_bind_text(wk_stmt *s, int idx, const char *v, size_t len) WK_MUST_CHECK;

@@ -202,8 +202,16 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Sums what the rating engine charges for the stored readings of the meter. */
+/* Sums what the rating engine charges for the stored readings of the meter, with the
+ * register deltas multiplied by a current-transformer ratio. */
+static int64_t rated_total_ct(fx *f, int64_t ct);
+
 static int64_t rated_total(fx *f)
+{
+    return rated_total_ct(f, 1);
+}
+
+static int64_t rated_total_ct(fx *f, int64_t ct)
 {
     wk_tariff *t = tu_load_tariff("zhejiang-residential-flat");
     wk_stmt *s;
@@ -226,6 +234,7 @@ static int64_t rated_total(fx *f)
             wk_rate_result res;
             assert_int_equal(wk_reading_interval(&prev, &cur, WK_REGISTER_MODULUS_WH, &iv, &empty, &d),
                              WK_OK);
+            iv.energy_wh *= ct;
             assert_int_equal(wk_rate_interval(t, NULL, &rs, &iv, &res, &d), WK_OK);
             sum += res.deduction_fen;
         }
@@ -434,6 +443,45 @@ static void test_silent_meter_polled_and_commands_wait(void **state)
     assert_int_equal(wallet_fen(f), w);
 }
 
+/* A meter behind a current transformer registers 1/ratio of the energy: the head-end
+ * charges the register delta times the meter's CT ratio. */
+static void test_ct_ratio(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    assert_int_equal(wk_store_exec(f->st, "UPDATE meter SET ct_ratio = 10", &d), WK_OK);
+    f->in.power_w = 200; /* the meter sees 200 W: the shop draws 2 kW */
+    run(f, f->now_ms + 3 * 3600000, 10000);
+    int64_t rated = rated_total_ct(f, 10);
+    assert_true(rated > 300);
+    assert_int_equal(3000 - wallet_fen(f), rated);
+    assert_true(rated > 9 * rated_total(f)); /* not the raw registers */
+}
+
+/* A community's policy overrides the default: here no friendly hours, so the evening
+ * trip goes out at once; a malformed override is refused when seeded. */
+static void test_community_policy(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    const char *seed =
+        "{\"communities\": [{\"name\": \"Lakeside\", \"tariff\": \"zhejiang-residential-flat\","
+        " \"policy\": {\"friendly_from\": \"00:00\", \"friendly_to\": \"00:00\","
+        " \"friendly_weekends\": false, \"warn1\": \"25.00\"}, \"buildings\": []}]}";
+    assert_int_equal(wk_headend_seed(f->hd, seed, strlen(seed), NULL, 0, f->now_ms, &d), WK_OK);
+    const char *bad =
+        "{\"communities\": [{\"name\": \"Lakeside\", \"tariff\": \"zhejiang-residential-flat\","
+        " \"policy\": {\"warn1\": 25}, \"buildings\": []}]}";
+    assert_int_equal(wk_headend_seed(f->hd, bad, strlen(bad), NULL, 0, f->now_ms, &d), WK_EINVAL);
+    assert_non_null(strstr(d.msg, "communities[0].policy.warn1"));
+    f->now_ms = at(2026, 11, 25, 18, 0);
+    wk_meter_step(&f->meter, f->now_ms, &f->in);
+    f->in.power_w = 25000; /* the money runs out about 20:14 */
+    run(f, at(2026, 11, 25, 21, 0), 20000);
+    assert_true(wk_meter_relay_open(&f->meter)); /* no friendly hours in this community */
+    assert_int_equal(f->warn1, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +492,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_command_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_meter_polled_and_commands_wait, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_ct_ratio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_community_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
