@@ -248,6 +248,22 @@ static bool web__only(json_t *j, const char *const *allowed, wk_http_resp *resp,
     return true;
 }
 
+/* Answers status with j serialised compactly (into a wk_malloc'd buffer the server takes).
+ * Consumes j. -1 on allocation failure. */
+static int web__send_json(wk_http_resp *resp, int status, json_t *j)
+{
+    size_t n = j ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
+    char *buf = n ? wk_malloc(n) : NULL;
+    if (!buf || json_dumpb(j, buf, n, JSON_COMPACT) != n) {
+        wk_free(buf);
+        json_decref(j);
+        return -1;
+    }
+    json_decref(j);
+    wk_http_resp_status(resp, status);
+    return wk_http_resp_body_take(resp, "application/json", buf, n) ? -1 : 0;
+}
+
 /* Queues c on the main loop and turns the outcome into the response. Consumes c->body. */
 static int web__run(web_call *c, wk_http_resp *resp)
 {
@@ -269,14 +285,9 @@ static int web__run(web_call *c, wk_http_resp *resp)
         wk_http_resp_status(resp, 204);
         return 0;
     }
-    char *out = c->body ? json_dumps(c->body, JSON_COMPACT) : NULL;
-    json_decref(c->body);
+    json_t *body = c->body;
     c->body = NULL;
-    if (!out)
-        return -1;
-    wk_err he = wk_http_resp_json(resp, c->status, out);
-    free(out); /* jansson's allocator */
-    return he ? -1 : 0;
+    return web__send_json(resp, c->status, body);
 }
 
 static void web__call_init(web_call *c, wk_http_req *req, bool need_session)
@@ -996,14 +1007,7 @@ static int web__ledger_key(wk_http_req *req, wk_http_resp *resp, void *ctx)
     (void)ctx;
     if (!web.verifier[0])
         return web__err(resp, 404, "not_found", "no log key loaded", NULL);
-    json_t *j = json_pack("{s:s}", "verifier", web.verifier);
-    char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!out)
-        return -1;
-    wk_err e = wk_http_resp_json(resp, 200, out);
-    free(out);
-    return e ? -1 : 0;
+    return web__send_json(resp, 200, json_pack("{s:s}", "verifier", web.verifier));
 }
 
 /* ---- staff actions ---- */
