@@ -610,7 +610,8 @@ static const web_type web_types[] = {
     {WEB_COMMAND, "commands", false, cmd_cols, N(cmd_cols),
      "SELECT k.id, k.meter_id, k.action, k.reason, k.state, k.cause, k.created_ms,"
      " k.first_sent_ms, k.done_ms, k.attempts, k.error,"
-     " CASE WHEN k.state = 'confirmed' THEN k.done_ms - k.created_ms END, m.address"
+     " CASE WHEN k.state = 'confirmed' THEN k.done_ms - coalesce(k.cause_ms, k.created_ms) END,"
+     " m.address"
      " FROM command k JOIN meter m ON m.id = k.meter_id JOIN unit u ON u.id = m.unit_id"
      " JOIN building b ON b.id = u.building_id JOIN community c ON c.id = b.community_id"
      " WHERE " WEB_SCOPE_COMMUNITY " AND (?3 = 0 OR k.id < ?3) AND (?5 IS NULL OR k.id = ?5)"

@@ -22,7 +22,7 @@ const dict = {
     verify: 'Verify', verified: 'Verified ✓', verify_failed: 'Verification failed', log_key: 'Log key (compare with the notice at the property office)',
     amount: 'Amount', no_data: 'No data yet', wrong_login: 'Wrong login or password',
     locked: 'Too many failed logins: locked for a while', rate_limited: 'Too many attempts; wait a moment',
-    status: 'Status', account: 'Account', staff_only: 'This page is for residents; staff use the console.',
+    status: 'Status', account: 'Account', type: 'Type', staff_only: 'This page is for residents; staff use the console.',
   },
   zh: {
     staff_title: 'Wattkeeper · 物业管理后台', resident_title: 'Wattkeeper · 我的电费',
@@ -42,7 +42,7 @@ const dict = {
     verify: '验证', verified: '验证通过 ✓', verify_failed: '验证失败', log_key: '账本公钥（请与物业服务中心公示的核对）',
     amount: '金额', no_data: '暂无数据', wrong_login: '账号或密码错误',
     locked: '登录失败次数过多，已暂时锁定', rate_limited: '尝试过于频繁，请稍后再试',
-    status: '状态', account: '账户', staff_only: '此页面供住户使用，物业人员请使用管理后台。',
+    status: '状态', account: '账户', type: '类型', staff_only: '此页面供住户使用，物业人员请使用管理后台。',
   },
 };
 

@@ -93,7 +93,7 @@ function draw() {
     const out = api.el('span', { class: 'verify-result' });
     const btn = api.el('button', { class: 'secondary verify', 'data-id': x.id, onclick: () => check(x.id, btn, out) }, t('verify'));
     return api.el('tr', { 'data-transfer': x.id },
-      api.el('td', {}, api.cst(x.time_s * 1000)),
+      api.el('td', {}, api.cst(x.time_s * 1000).slice(5)),
       api.el('td', {}, x.direction === 'in' ? t('top_up') : t('deduction')),
       api.el('td', { class: 'num ' + (x.direction === 'in' ? 'ok' : '') }, (x.direction === 'in' ? '+' : '−') + x.amount),
       api.el('td', {}, btn, ' ', out));
