@@ -87,6 +87,15 @@ wk_err wk_auth_password_change(wk_store *st, const wk_auth_opts *o, int64_t user
                                const char *old_password, const char *new_password,
                                wk_diag *d) WK_MUST_CHECK;
 
+/* Appends one row to the audit log (who, what, when, why, before/after as JSON text) on
+ * the caller's transaction: call it inside the transaction of the change it records so
+ * that both or neither commit. before/after must be JSON texts (the caller formats them;
+ * they are served as JSON). WK_EINVAL for a reason outside 1..255 bytes. The log is
+ * append-only (triggers refuse UPDATE and DELETE). */
+wk_err wk_auth_audit(wk_store *st, const wk_user *who, const char *action, const char *object,
+                     int64_t object_id, const char *reason, const char *before,
+                     const char *after, int64_t now_ms, wk_diag *d) WK_MUST_CHECK;
+
 /* A fixed-size token bucket per client address, in memory: at most `burst` attempts, one
  * more every `refill_ms`. Not thread-safe by itself: callers hold their own lock. */
 #define WK_LIMITER_SLOTS 1024

@@ -523,6 +523,22 @@ const char *wk_http_req_header(const wk_http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *wk_http_req_client(const wk_http_req *r, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!cap)
+        return out;
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return out;
+    socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    if (getnameinfo(ci->client_addr, len, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST) != 0)
+        out[0] = '\0';
+    return out;
+}
+
 const char *wk_http_req_body(const wk_http_req *r, size_t *len)
 {
     *len = r->len;

@@ -88,6 +88,9 @@ const char *wk_http_req_path_rest(const wk_http_req *r);
 const char *wk_http_req_query(const wk_http_req *r, const char *name);
 /* A request header (case-insensitive name); NULL when absent. */
 const char *wk_http_req_header(const wk_http_req *r, const char *name);
+/* The client's numeric address ("127.0.0.1", "::1") written into out[0..cap); "" when
+ * unknown. Returns out. Cannot fail. */
+const char *wk_http_req_client(const wk_http_req *r, char *out, size_t cap);
 /* The request body (NUL-terminated for convenience; *len without it) or "" with *len 0. */
 const char *wk_http_req_body(const wk_http_req *r, size_t *len);
 

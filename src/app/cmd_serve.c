@@ -90,6 +90,11 @@ const char *wk_serve_admin_token(wk_serve *s)
     return s->admin_token;
 }
 
+const struct wk_config *wk_serve_config(wk_serve *s)
+{
+    return &s->cfg;
+}
+
 /* Loads <db>.admin-token, or creates it (0600, exclusive) with 32 random bytes in hex. */
 static wk_err serve__admin_token(wk_serve *s, wk_diag *d)
 {

@@ -75,6 +75,14 @@ int wk_serve_pay_reconcile(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_counter(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_orders_query(wk_http_req *req, wk_http_resp *resp, void *ctx);
 
+/* The loaded configuration (read-only; lives as long as s). */
+const struct wk_config *wk_serve_config(wk_serve *s);
+
+/* serve_web.c: appends the web API routes (/api/v1/login, /me, the read API, openapi.json)
+ * to base[0..n) and starts the server with all of them (see wk_http_start). */
+wk_err wk_serve_web_start(wk_serve *s, const wk_http_opts *o, const wk_http_route *base,
+                          size_t n, wk_http **out, wk_diag *d) WK_MUST_CHECK;
+
 /* Starts the HTTP server with serve's routes on host:port (0 = any free port). */
 wk_err wk_serve_http_start(wk_serve *s, const char *host, int port, wk_http **out,
                            wk_diag *d) WK_MUST_CHECK;

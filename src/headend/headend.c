@@ -1168,7 +1168,8 @@ fail:
 }
 
 static wk_err hd__staff(wk_headend *hd, int64_t account_id, const char *sql, int n, const int64_t *v,
-                        const char *kind, const char *reason, int64_t now_ms, wk_diag *d)
+                        const char *kind, const char *reason, int64_t now_ms,
+                        wk_headend_txn_hook hook, void *hook_ctx, wk_diag *d)
 {
     if (!reason || !*reason)
         return wk_diag_set(d, WK_EINVAL, "reason: a reason is required");
@@ -1176,7 +1177,8 @@ static wk_err hd__staff(wk_headend *hd, int64_t account_id, const char *sql, int
     if (e || (e = wk_store_begin(hd->st, d)))
         return e;
     hd_account a;
-    if ((e = hd__account(hd, account_id, &a, d)) || (e = hd__exec_i(hd, sql, n, v, d)))
+    if ((e = hd__account(hd, account_id, &a, d)) || (hook && (e = hook(hook_ctx, hd->st, d))) ||
+        (e = hd__exec_i(hd, sql, n, v, d)))
         goto fail;
     char detail[300];
     snprintf(detail, sizeof detail, "account=%lld reason=\"%s\"", (long long)account_id, reason);
@@ -1194,7 +1196,7 @@ wk_err wk_headend_set_vacant(wk_headend *hd, int64_t account_id, bool vacant, co
 {
     int64_t v[2] = {vacant, account_id};
     return hd__staff(hd, account_id, "UPDATE account SET vacant = ? WHERE id = ?", 2, v,
-                     vacant ? "vacant_on" : "vacant_off", reason, now_ms, d);
+                     vacant ? "vacant_on" : "vacant_off", reason, now_ms, NULL, NULL, d);
 }
 
 wk_err wk_headend_set_guarantee(wk_headend *hd, int64_t account_id, int64_t until_s,
@@ -1202,7 +1204,20 @@ wk_err wk_headend_set_guarantee(wk_headend *hd, int64_t account_id, int64_t unti
 {
     int64_t v[2] = {until_s, account_id};
     return hd__staff(hd, account_id, "UPDATE account SET guarantee_until_s = ? WHERE id = ?", 2, v,
-                     until_s > now_ms / 1000 ? "guarantee_on" : "guarantee_off", reason, now_ms, d);
+                     until_s > now_ms / 1000 ? "guarantee_on" : "guarantee_off", reason, now_ms,
+                     NULL, NULL, d);
+}
+
+wk_err wk_headend_set_hold(wk_headend *hd, int64_t account_id, bool vacant,
+                           int64_t guarantee_until_s, const char *kind, const char *reason,
+                           int64_t now_ms, wk_headend_txn_hook hook, void *hook_ctx, wk_diag *d)
+{
+    if (guarantee_until_s < 0)
+        return wk_diag_set(d, WK_EINVAL, "guarantee_until_s: expected >= 0");
+    int64_t v[3] = {vacant, guarantee_until_s, account_id};
+    return hd__staff(hd, account_id,
+                     "UPDATE account SET vacant = ?, guarantee_until_s = ? WHERE id = ?", 3, v,
+                     kind, reason, now_ms, hook, hook_ctx, d);
 }
 
 wk_err wk_headend_emergency(wk_headend *hd, int64_t account_id, int64_t now_ms, wk_diag *d)

@@ -106,6 +106,18 @@ wk_err wk_headend_set_vacant(wk_headend *hd, int64_t account_id, bool vacant, co
                              int64_t now_ms, wk_diag *d) WK_MUST_CHECK;
 wk_err wk_headend_set_guarantee(wk_headend *hd, int64_t account_id, int64_t until_s,
                                 const char *reason, int64_t now_ms, wk_diag *d) WK_MUST_CHECK;
+
+/* A staff relay hold in one transaction: sets the account's vacancy and power guarantee
+ * (the policy keeps vacant units tripped and guaranteed ones closed until the guarantee
+ * ends; with neither, the balance decides), runs hook(hook_ctx, store) inside the same
+ * transaction before the change (e.g. the audit row, which may read the state before),
+ * logs event `kind` with the reason and applies the policy, which queues the relay
+ * command. A missing reason is WK_EINVAL, an unknown account WK_ENOTFOUND; a hook error
+ * rolls everything back and is returned. */
+wk_err wk_headend_set_hold(wk_headend *hd, int64_t account_id, bool vacant,
+                           int64_t guarantee_until_s, const char *kind, const char *reason,
+                           int64_t now_ms, wk_headend_txn_hook hook, void *hook_ctx,
+                           wk_diag *d) WK_MUST_CHECK;
 wk_err wk_headend_emergency(wk_headend *hd, int64_t account_id, int64_t now_ms,
                             wk_diag *d) WK_MUST_CHECK;
 

@@ -217,7 +217,7 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
         return e;
     }
     static const char *const root_keys[] = {"communities", NULL};
-    static const char *const c_keys[] = {"name", "tariff", "policy", "buildings", NULL};
+    static const char *const c_keys[] = {"name", "tariff", "policy", "buildings", "company", NULL};
     static const char *const b_keys[] = {"name", "units", NULL};
     static const char *const u_keys[] = {"name", "kind", "meter", "account", NULL};
     json_t *comms = json_object_get(root, "communities");
@@ -279,6 +279,29 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
                 wk_stmt_reset(ps);
             }
             free(text);
+            if (e)
+                goto fail;
+        }
+        /* optional owner: "company": "name" (created if new; needs the auth schema) */
+        const char *company = reg__str(jc, "company", NULL);
+        if (json_object_get(jc, "company") && (!company || !*company)) {
+            e = wk_diag_set(d, WK_EINVAL, "%s.company: expected a company name", cp);
+            goto fail;
+        }
+        if (company) {
+            int64_t coid;
+            if ((e = reg__upsert(hd->st, "INSERT INTO company (name) VALUES (?) ON CONFLICT DO NOTHING",
+                                 "SELECT id FROM company WHERE name = ?", -1, company, NULL, -1,
+                                 &coid, d)))
+                goto fail;
+            wk_stmt *us;
+            bool urow;
+            if ((e = wk_store_prepare(hd->st, "UPDATE community SET company_id = ? WHERE id = ?",
+                                      &us, d)))
+                goto fail;
+            if (!(e = wk_stmt_bind_i64(us, 1, coid)) && !(e = wk_stmt_bind_i64(us, 2, cid)))
+                e = wk_stmt_step(us, &urow, d);
+            wk_stmt_reset(us);
             if (e)
                 goto fail;
         }

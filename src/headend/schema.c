@@ -112,9 +112,19 @@ static const char v1_sqlite[] =
 /* per-community balance-policy overrides (JSON, validated when written; docs/headend.md) */
 static const char v2_sqlite[] = "ALTER TABLE community ADD COLUMN policy TEXT;";
 
+/* v3: tenancy. A property company (the auth schema's company table) owns communities;
+ * NULL = not yet assigned (no staff sees it). No REFERENCES clause: the company table
+ * belongs to the auth schema, and SQLite refuses every write to a table whose foreign key
+ * names a missing table, which would break stores that carry only the head-end schema
+ * (its tests). `wattkeeper seed` sets it only to ids it has just looked up or created. */
+static const char v3_sqlite[] =
+    "ALTER TABLE community ADD COLUMN company_id INTEGER;"
+    "CREATE INDEX community_company ON community (company_id);";
+
 static const wk_migration migrations[] = {
     {1, "registry, readings, commands, events", v1_sqlite, NULL},
     {2, "community policy overrides", v2_sqlite, NULL},
+    {3, "community.company_id (tenancy)", v3_sqlite, NULL},
 };
 
 const wk_schema wk_headend_schema = {"headend", migrations,

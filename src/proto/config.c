@@ -37,6 +37,8 @@ static const wk_config_key cfg_keys[] = {
      0, 3, false, "Lowest level of log lines written to stderr."},
     {"server", "data_dir", WK_CFG_STRING, FIELD(server, data_dir), ".",
      1, WK_CONFIG_PATH_MAX - 1, false, "Directory for state files such as the log signing key."},
+    {"server", "web_dir", WK_CFG_STRING, FIELD(server, web_dir), "web",
+     1, WK_CONFIG_PATH_MAX - 1, false, "Directory of the web files served by the HTTP server (the OpenAPI document)."},
 
     {"mqtt", "host", WK_CFG_STRING, FIELD(mqtt, host), "127.0.0.1",
      1, WK_CONFIG_NAME_MAX - 1, false, "Host name or address of the MQTT broker."},

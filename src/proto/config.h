@@ -65,6 +65,7 @@ typedef struct wk_config {
         wk_config_hostport http_listen;
         wk_log_level log_level;
         char data_dir[WK_CONFIG_PATH_MAX];
+        char web_dir[WK_CONFIG_PATH_MAX]; /* web files: openapi.json, later the pages */
     } server;
     struct {
         char host[WK_CONFIG_NAME_MAX];

@@ -1,0 +1,171 @@
+// browser.mjs - the pages in Debian's headless Chromium, driven by playwright-core, against
+// a live `wattkeeper serve` started by tests/web/browser_test.sh. Checks, as a person would:
+//   staff (desktop): login, the dashboard shows the live numbers of the API and updates
+//   itself, the tree finds a unit, a relay command without a reason is refused in place, one
+//   with a reason goes through and the page follows it to "confirmed", zh-CN/English switch;
+//   resident (phone viewport): login, balance equal to the API's, power status, the usage
+//   chart is drawn, a receipt verifies in the page (WebCrypto), a tampered one fails.
+// Screenshots of the main pages go to $SHOTS (docs/screenshots/ in the source tree).
+// usage: node browser.mjs BASE_URL SHOTS_DIR ; env PW = the demo password. Exit 0 = passed.
+import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+
+const [base, shots] = process.argv.slice(2);
+const PW = process.env.PW;
+let passes = 0, fails = 0;
+function check(cond, what) {
+  if (cond) passes++; else { fails++; console.log('FAIL:', what); }
+  return cond;
+}
+async function api(page, path) { // the API as the page's session sees it
+  return page.evaluate(async (p) => (await fetch(p)).json(), path);
+}
+
+// playwright gives every launch a new empty --user-data-dir of its own (it refuses one in
+// args) and removes it at close
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  timeout: 60000,
+});
+const errors = [];
+try {
+  // ---------------------------------------------------------------- staff
+  const sctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-US' });
+  const staff = await sctx.newPage();
+  staff.on('pageerror', (e) => errors.push('staff: ' + e.message));
+  // a 401 from /api/v1/me before login is how the page learns it must show the form
+  staff.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push('staff console: ' + m.text()); });
+  await staff.goto(base + '/staff/');
+  await staff.fill('#login-name', 'acme-admin');
+  await staff.fill('#login-password', 'not-the-password');
+  await staff.click('#login-form button[type=submit]');
+  await staff.waitForFunction(() => document.getElementById('login-error').textContent !== '');
+  check(/wrong/i.test(await staff.textContent('#login-error')), 'a wrong password is shown in place');
+  await staff.fill('#login-password', PW);
+  await staff.click('#login-form button[type=submit]');
+  await staff.waitForSelector('#app:not(.hidden)');
+  await staff.waitForFunction(() => /^\d+$/.test(document.getElementById('s-meters').textContent));
+  const meters = (await api(staff, '/api/v1/meters?limit=200')).items;
+  check(await staff.textContent('#s-meters') === String(meters.length), 'dashboard: meter count = API');
+  check(await staff.textContent('#s-tripped') === String(meters.filter((m) => m.relay === 'tripped').length),
+    'dashboard: tripped count = API');
+  const first = await staff.textContent('#s-updated');
+  await staff.waitForFunction((f) => document.getElementById('s-updated').textContent !== f, first, { timeout: 10000 });
+  check(true, 'dashboard updates itself');
+  await staff.waitForFunction(() => document.querySelectorAll('#events tr').length > 0);
+  await staff.screenshot({ path: join(shots, 'staff-dashboard.png'), fullPage: true });
+
+  await staff.click('button[data-tab=tree]');
+  await staff.waitForSelector('#tree li[data-search]');
+  await staff.fill('#search', '101');
+  const visible = await staff.$$eval('#tree li[data-search]', (ls) => ls.filter((l) => !l.classList.contains('hidden')).length);
+  check(visible === 1, `search for 101 leaves one unit (${visible})`);
+  await staff.screenshot({ path: join(shots, 'staff-tree.png'), fullPage: true });
+  await staff.click('#tree li[data-search*="101"] a');
+  await staff.waitForSelector('#meter-page:not(.hidden)');
+  await staff.waitForFunction(() => document.getElementById('meter-title').textContent.includes('Meter'));
+
+  const commandsBefore = (await api(staff, '/api/v1/commands?limit=200')).items.length;
+  await staff.selectOption('#relay-action', 'trip');
+  await staff.click('#relay-form button[type=submit]');
+  check(/reason/i.test(await staff.textContent('#relay-error')), 'a missing reason is refused in place');
+  check((await api(staff, '/api/v1/commands?limit=200')).items.length === commandsBefore, 'no command without a reason');
+  await staff.fill('#relay-reason', 'browser test: meter box inspection');
+  await staff.click('#relay-form button[type=submit]');
+  await staff.waitForFunction(() => document.getElementById('relay-ok').textContent !== '', null, { timeout: 15000 });
+  await staff.waitForFunction(() => {
+    const s = document.querySelector('#meter-commands .cmd-state');
+    return s && s.textContent === 'confirmed';
+  }, null, { timeout: 40000 });
+  check(true, 'the trip goes through and is confirmed by the meter');
+  const cmd = (await api(staff, '/api/v1/commands?limit=1')).items[0];
+  check(cmd.action === 'trip' && cmd.state === 'confirmed', 'API: the last command is the confirmed trip');
+  const audit = (await api(staff, '/api/v1/audit?limit=1')).items[0];
+  check(audit && audit.reason === 'browser test: meter box inspection' && audit.login === 'acme-admin',
+    'audited with who and why');
+  await staff.waitForFunction(() => document.getElementById('meter-relay').textContent === 'Tripped', null, { timeout: 15000 });
+  await staff.screenshot({ path: join(shots, 'staff-meter.png'), fullPage: true });
+  // back to automatic, so the resident's power returns
+  await staff.selectOption('#relay-action', 'auto');
+  await staff.fill('#relay-reason', 'browser test: inspection done');
+  await staff.click('#relay-form button[type=submit]');
+  await staff.waitForFunction(() => document.getElementById('meter-relay').textContent === 'Closed', null, { timeout: 40000 });
+  await staff.click('button[data-tab=audit]');
+  await staff.waitForFunction(() => document.querySelectorAll('#audit tr').length >= 2);
+  await staff.click('#lang');
+  check((await staff.textContent('header h1')).includes('物业管理后台'), 'switches to zh-CN');
+  check(await staff.getAttribute('html', 'lang') === 'zh-CN', 'html lang is zh-CN');
+  await staff.screenshot({ path: join(shots, 'staff-audit-zh.png'), fullPage: true });
+  await staff.click('button[data-tab=dashboard]');
+  await staff.waitForTimeout(500);
+  await staff.screenshot({ path: join(shots, 'staff-dashboard-zh.png'), fullPage: true });
+  await sctx.close();
+
+  // ---------------------------------------------------------------- resident (phone)
+  const rctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2,
+    isMobile: true, hasTouch: true, locale: 'zh-CN' });
+  const res = await rctx.newPage();
+  res.on('pageerror', (e) => errors.push('resident: ' + e.message));
+  res.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push('resident console: ' + m.text()); });
+  await res.goto(base + '/resident/');
+  check((await res.textContent('header h1')).includes('我的电费'), 'a zh-CN browser gets Chinese');
+  await res.fill('#login-name', 'res-101');
+  await res.fill('#login-password', PW);
+  await res.click('#login-form button[type=submit]');
+  await res.waitForSelector('#app:not(.hidden)');
+  await res.waitForFunction(() => document.getElementById('balance').textContent !== '–');
+  const me = await api(res, '/api/v1/me');
+  const acct = await api(res, `/api/v1/accounts/${me.account_id}`);
+  const shown = (await res.textContent('#balance')).replace(/,/g, '');
+  check(shown === acct.balance || Math.abs(Math.round(parseFloat(shown) * 100) - acct.balance_fen) < 200,
+    `balance shown ${shown} = API ${acct.balance}`);
+  check((await res.textContent('#status')).length > 0, 'power status shown');
+  await res.waitForSelector('#chart canvas');
+  check(await res.$$eval('#chart canvas', (c) => c.length > 0 && c[0].width > 0), 'usage chart drawn');
+  const width = await res.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 390, `fits the phone width (${width} px)`);
+  await res.waitForSelector('#receipts button.verify');
+  const firstRow = res.locator('#receipts tr').first();
+  await firstRow.locator('button.verify').click();
+  await res.waitForFunction(() => {
+    const r = document.querySelector('#receipts tr .verify-result');
+    return r && r.dataset.ok;
+  }, null, { timeout: 15000 });
+  check(await firstRow.locator('.verify-result').getAttribute('data-ok') === 'true',
+    'a receipt verifies in the page: ' + await firstRow.locator('.verify-result').textContent());
+  await res.screenshot({ path: join(shots, 'resident-phone.png'), fullPage: true });
+
+  // tampered receipts: the amount in the record, then the checkpoint signature
+  for (const [what, tamper] of [
+    ['record amount', (j) => { j.record.amount_fen += 100; }],
+    ['checkpoint signature', (j) => { j.checkpoint = j.checkpoint.replace(/(\u2014 \S+ )(\S)/, (m, a, c) => a + (c === 'A' ? 'B' : 'A')); }],
+    ['inclusion proof', (j) => { if (j.inclusion.length) j.inclusion[0] = j.inclusion[0].replace(/^./, (c) => (c === '0' ? '1' : '0')); else j.root = '00'.repeat(32); }],
+  ]) {
+    await res.route('**/api/v1/receipts/*', async (route) => {
+      const r = await route.fetch();
+      const j = await r.json();
+      tamper(j);
+      await route.fulfill({ response: r, json: j });
+    });
+    const row = res.locator('#receipts tr').nth(1);
+    await row.locator('button.verify').click();
+    await res.waitForFunction(() => {
+      const r = document.querySelectorAll('#receipts tr .verify-result')[1];
+      return r && r.dataset.ok && !r.textContent.startsWith('…');
+    }, null, { timeout: 15000 });
+    check(await row.locator('.verify-result').getAttribute('data-ok') === 'false',
+      `a receipt with a tampered ${what} fails: ` + await row.locator('.verify-result').textContent());
+    await res.unroute('**/api/v1/receipts/*');
+    if (what === 'record amount') await res.screenshot({ path: join(shots, 'resident-tampered.png'), fullPage: true });
+  }
+  await rctx.close();
+} catch (e) {
+  check(false, 'browser run: ' + (e.stack || e));
+} finally {
+  await browser.close();
+}
+check(errors.length === 0, 'no page errors: ' + errors.join(' | '));
+console.log(`${passes} passed, ${fails} failed`);
+process.exit(fails ? 1 : 0);

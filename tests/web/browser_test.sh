@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# browser_test.sh - the staff console and the resident page in Debian's headless Chromium
+# (playwright-core from the lockfile, installed by scripts/setup), against a live serve with
+# simulated meters (tests/api/web_env.sh). Writes the screenshots to docs/screenshots/ in
+# the source tree (WK_SHOTS to put them elsewhere).
+set -euo pipefail
+BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
+[ -x /usr/bin/chromium ] || { echo "FAIL: /usr/bin/chromium missing (run scripts/setup)"; exit 1; }
+[ -d "$SRC/node_modules/playwright-core" ] && [ -e "$SRC/web/vendor/echarts/echarts.min.js" ] ||
+  { echo "FAIL: node_modules missing (run scripts/setup: npm ci)"; exit 1; }
+source "$SRC/tests/api/web_env.sh"
+SHOTS=${WK_SHOTS:-$SRC/docs/screenshots}
+mkdir -p "$SHOTS"
+timeout 300 node "$SRC/tests/web/browser.mjs" "http://127.0.0.1:$HPORT" "$SHOTS"
+stop_serve
+rc=0

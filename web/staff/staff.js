@@ -1,0 +1,184 @@
+// staff.js - the property console: login, a dashboard that polls the API every 3 s
+// (meters online/offline/tripped, low balances, prepaid money held, recent events), the
+// community -> building -> unit -> meter tree with search, the meter page with its
+// account, commands and latency, the relay command with a mandatory reason, and the audit
+// log for company admins. Everything comes from /api/v1; nothing is cached across logins.
+import * as api from '/assets/api.js';
+import { t, apply, toggle } from '/assets/i18n.js';
+
+const $ = (id) => document.getElementById(id);
+let user = null;
+let timer = null;
+let currentMeter = null;
+
+function show(tab) {
+  for (const s of document.querySelectorAll('main section')) s.classList.toggle('hidden', s.id !== 'tab-' + tab);
+  for (const b of document.querySelectorAll('nav.tabs button')) b.classList.toggle('active', b.dataset.tab === tab);
+  if (tab === 'tree') loadTree();
+  if (tab === 'audit') loadAudit();
+  if (tab === 'meter' && currentMeter) openMeter(currentMeter);
+}
+
+function loginError(e) {
+  if (e.status === 423) return t('locked');
+  if (e.status === 429) return t('rate_limited');
+  if (e.status === 401) return t('wrong_login');
+  return e.message;
+}
+
+async function start() {
+  apply();
+  $('lang').addEventListener('click', () => toggle(() => { if (user) { refresh(); show(activeTab()); } }));
+  $('logout').addEventListener('click', async () => { await api.logout().catch(() => {}); location.reload(); });
+  $('login-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    $('login-error').textContent = '';
+    try {
+      user = await api.login($('login-name').value.trim(), $('login-password').value);
+      $('login-password').value = '';
+      enter();
+    } catch (e) { $('login-error').textContent = loginError(e); }
+  });
+  for (const b of document.querySelectorAll('nav.tabs button')) b.addEventListener('click', () => show(b.dataset.tab));
+  $('relay-action').addEventListener('change', () =>
+    $('relay-hours-box').classList.toggle('hidden', $('relay-action').value !== 'close'));
+  $('relay-form').addEventListener('submit', sendRelay);
+  $('search').addEventListener('input', () => filterTree($('search').value.trim().toLowerCase()));
+  user = await api.me();
+  if (user) enter(); else $('login-form').classList.remove('hidden');
+}
+
+function activeTab() {
+  const b = document.querySelector('nav.tabs button.active');
+  return b ? b.dataset.tab : 'dashboard';
+}
+
+function enter() {
+  if (user.role === 'resident') { location.href = '/resident/'; return; }
+  $('login-form').classList.add('hidden');
+  $('app').classList.remove('hidden');
+  $('logout').classList.remove('hidden');
+  $('who').textContent = `${user.login} (${user.role})`;
+  $('audit-tab').classList.toggle('hidden', user.role !== 'admin');
+  show('dashboard');
+  refresh();
+  timer = setInterval(refresh, 3000);
+}
+
+// ---- dashboard (polling: every 3 s) ----
+async function refresh() {
+  try {
+    const [meters, accounts, events] = await Promise.all([
+      api.all('/api/v1/meters'), api.all('/api/v1/accounts?status=open'), api.get('/api/v1/events?limit=10'),
+    ]);
+    $('s-meters').textContent = meters.length;
+    $('s-online').textContent = meters.filter((m) => m.online).length;
+    $('s-offline').textContent = meters.filter((m) => !m.online).length;
+    $('s-tripped').textContent = meters.filter((m) => m.relay === 'tripped').length;
+    $('s-low').textContent = accounts.filter((a) => a.balance_fen < 1000).length;
+    $('s-liability').textContent = '¥' + api.yuan(accounts.reduce((s, a) => s + Math.max(a.balance_fen, 0), 0));
+    $('s-updated').textContent = new Date().toLocaleTimeString();
+    $('events').replaceChildren(...events.items.map((e) =>
+      api.el('tr', {}, api.el('td', {}, api.cst(e.time_ms)), api.el('td', {}, e.kind),
+        api.el('td', { class: 'mono' }, e.detail))));
+  } catch (e) {
+    if (e.status === 401) { clearInterval(timer); location.reload(); }
+  }
+}
+
+// ---- tree ----
+async function loadTree() {
+  const [cs, bs, us, ms, as] = await Promise.all([
+    api.all('/api/v1/communities'), api.all('/api/v1/buildings'), api.all('/api/v1/units'),
+    api.all('/api/v1/meters'), api.all('/api/v1/accounts?status=open'),
+  ]);
+  const meterOf = new Map(ms.map((m) => [m.unit_id, m]));
+  const acctOf = new Map(as.map((a) => [a.unit_id, a]));
+  const root = api.el('ul', { class: 'tree' });
+  for (const c of cs) {
+    const bl = api.el('ul', { class: 'tree' });
+    for (const b of bs.filter((x) => x.community_id === c.id)) {
+      const ul = api.el('ul', { class: 'tree' });
+      for (const u of us.filter((x) => x.building_id === b.id)) {
+        const m = meterOf.get(u.id), a = acctOf.get(u.id);
+        const text = [u.name, a ? a.holder : '', m ? m.address : ''].join(' ').toLowerCase();
+        ul.append(api.el('li', { 'data-search': text },
+          m ? api.el('a', { onclick: () => { currentMeter = m.id; show('meter'); }, 'data-meter': m.id }, u.name)
+            : u.name,
+          ' ', a ? api.el('span', { class: 'muted' }, a.holder + ' · ¥' + a.balance) : '',
+          ' ', m ? api.el('span', { class: 'badge ' + (m.relay === 'tripped' ? 'bad' : 'ok') }, t(m.relay)) : '',
+          ' ', m && !m.online ? api.el('span', { class: 'badge warn' }, t('offline')) : ''));
+      }
+      bl.append(api.el('li', {}, api.el('strong', {}, b.name), ul));
+    }
+    root.append(api.el('li', {}, api.el('strong', {}, c.name), bl));
+  }
+  $('tree').replaceChildren(root);
+  filterTree($('search').value.trim().toLowerCase());
+}
+
+function filterTree(q) {
+  for (const li of document.querySelectorAll('#tree li[data-search]'))
+    li.classList.toggle('hidden', q !== '' && !li.dataset.search.includes(q));
+}
+
+// ---- meter page ----
+async function openMeter(id) {
+  $('meter-none').classList.add('hidden');
+  $('meter-page').classList.remove('hidden');
+  const [m, accts, cmds] = await Promise.all([
+    api.get(`/api/v1/meters/${id}`), api.all('/api/v1/accounts?status=open'),
+    api.get(`/api/v1/commands?meter=${id}&limit=20`),
+  ]);
+  const a = accts.find((x) => x.meter_id === m.id);
+  $('meter-title').textContent = `${t('meter')} ${m.address}`;
+  const row = (k, v) => api.el('tr', {}, api.el('th', {}, t(k)), api.el('td', {}, v));
+  $('meter-info').replaceChildren(
+    row('unit', a ? `${a.community} / ${a.building} / ${a.unit}` : '–'),
+    row('holder', a ? a.holder : '–'),
+    row('balance', a ? '¥' + a.balance : '–'),
+    row('relay', api.el('span', { class: 'badge ' + (m.relay === 'tripped' ? 'bad' : 'ok'), id: 'meter-relay' }, t(m.relay))),
+    row('status', m.online ? t('online') : t('offline')),
+    row('reading', m.last_total_wh === null ? '–' : (m.last_total_wh / 1000).toFixed(2) + ' kWh'),
+    row('last_seen', m.last_seen_s ? api.cst(m.last_seen_s * 1000) : '–'));
+  $('meter-commands').replaceChildren(...cmds.items.map((c) => api.el('tr', {},
+    api.el('td', {}, api.cst(c.created_ms)), api.el('td', {}, c.action), api.el('td', {}, c.reason),
+    api.el('td', { class: 'cmd-state' }, c.state),
+    api.el('td', { class: 'num' }, c.latency_ms === null ? '–' : c.latency_ms + ' ms'))));
+}
+
+async function sendRelay(ev) {
+  ev.preventDefault();
+  $('relay-error').textContent = '';
+  $('relay-ok').textContent = '';
+  const reason = $('relay-reason').value.trim();
+  if (!reason) { $('relay-error').textContent = t('reason_required'); $('relay-reason').focus(); return; }
+  const body = { action: $('relay-action').value, reason };
+  if (body.action === 'close') body.hours = parseInt($('relay-hours').value, 10);
+  try {
+    await api.post(`/api/v1/meters/${currentMeter}/relay`, body);
+    $('relay-ok').textContent = t('sent_ok');
+    $('relay-reason').value = '';
+    await openMeter(currentMeter);
+    // follow the command until the meter confirms it (or 30 s pass)
+    for (let i = 0; i < 30 && currentMeter; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      await openMeter(currentMeter);
+      const s = document.querySelector('#meter-commands .cmd-state');
+      if (s && ['confirmed', 'refused', 'expired'].includes(s.textContent)) break;
+    }
+  } catch (e) {
+    $('relay-error').textContent = (e.field ? e.field + ': ' : '') + e.message;
+  }
+}
+
+// ---- audit ----
+async function loadAudit() {
+  const r = await api.get('/api/v1/audit?limit=50');
+  const j = (o) => api.el('code', {}, JSON.stringify(o));
+  $('audit').replaceChildren(...r.items.map((x) => api.el('tr', {},
+    api.el('td', {}, api.cst(x.time_ms)), api.el('td', {}, x.login), api.el('td', {}, x.action),
+    api.el('td', {}, x.reason), api.el('td', {}, j(x.before)), api.el('td', {}, j(x.after)))));
+}
+
+start();
