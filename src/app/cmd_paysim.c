@@ -19,7 +19,10 @@
  *                               serve unless --drop-notify: a lost notification), and the
  *                               order query (GET /v3/pay/transactions/out-trade-no/...),
  *                               checking the merchant's request signature and signing
- *                               its answers like WeChat Pay
+ *                               its answers like WeChat Pay; refunds (POST
+ *                               /v3/refund/domestic/refunds, alipay.trade.refund on
+ *                               /gateway.do) of what it processed, deduplicated by
+ *                               out_refund_no / out_request_no like the channels
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -279,6 +282,17 @@ typedef struct sim_order {
     bool alipay;
 } sim_order;
 
+#define SIM_REFUNDS_MAX 1024
+
+typedef struct sim_refund {
+    char out_refund_no[WK_PAY_ID_MAX];
+    char refund_id[WK_PAY_ID_MAX]; /* WeChat's refund_id; Alipay: "" (the request number names it) */
+    char no[WK_PAY_OUT_TRADE_NO_MAX];
+    int64_t amount_fen;
+    int64_t at_s;
+    bool alipay;
+} sim_refund;
+
 typedef struct sim_server {
     const char *dir, *notify_url;
     bool drop_notify;
@@ -289,6 +303,9 @@ typedef struct sim_server {
     pthread_mutex_t mu;
     sim_order orders[SIM_ORDERS_MAX]; /* prepaid and paid orders */
     size_t n;
+    sim_refund refunds[SIM_REFUNDS_MAX]; /* accepted refunds */
+    size_t n_refunds;
+    int64_t next_refund;
     int64_t next_txn;
     int port;
 } sim_server;
@@ -556,15 +573,144 @@ static int sim__prepay(wk_http_req *req, wk_http_resp *resp, void *ctx)
     return rc;
 }
 
+/* Accepts a refund of order no (sv->mu held): an earlier refund with out_refund_no is
+ * answered again (the channels deduplicate by it; a different order or amount is a
+ * conflict: NULL with *why), the order must be paid through the channel and the amount fit
+ * what is left of it. */
+static sim_refund *sim__refund(sim_server *sv, bool alipay, const char *no, const char *out_refund_no,
+                               int64_t amount_fen, const char **why)
+{
+    int64_t refunded = 0;
+    for (size_t i = 0; i < sv->n_refunds; i++) {
+        sim_refund *r = &sv->refunds[i];
+        if (r->alipay == alipay && !strcmp(r->out_refund_no, out_refund_no)) {
+            if (strcmp(r->no, no) || r->amount_fen != amount_fen) {
+                *why = "out_refund_no used for another refund";
+                return NULL;
+            }
+            return r;
+        }
+        if (!strcmp(r->no, no))
+            refunded += r->amount_fen;
+    }
+    sim_order *o = sim__find(sv, no);
+    if (!o || !o->txn[0] || o->alipay != alipay) {
+        *why = "order not paid";
+        return NULL;
+    }
+    if (amount_fen <= 0 || amount_fen > o->amount_fen - refunded) {
+        *why = "refund amount exceeds what is left";
+        return NULL;
+    }
+    if (sv->n_refunds >= SIM_REFUNDS_MAX || strlen(out_refund_no) >= WK_PAY_ID_MAX) {
+        *why = "full";
+        return NULL;
+    }
+    sim_refund *r = &sv->refunds[sv->n_refunds++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->out_refund_no, sizeof r->out_refund_no, "%s", out_refund_no);
+    snprintf(r->no, sizeof r->no, "%s", no);
+    if (!alipay)
+        snprintf(r->refund_id, sizeof r->refund_id, "5030000000%018lld", (long long)++sv->next_refund);
+    r->amount_fen = amount_fen;
+    r->at_s = (int64_t)time(NULL);
+    r->alipay = alipay;
+    return r;
+}
+
+/* POST /v3/refund/domestic/refunds: the merchant's refund request, answered SUCCESS. */
+static int sim__wechat_refund(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    sim_server *sv = ctx;
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    if (!sim__merchant_ok(sv, wk_http_req_header(req, "Authorization"), "POST", wk_http_req_path(req), body))
+        return sim__signed(sv, resp, 401, "{\"code\":\"SIGN_ERROR\",\"message\":\"bad merchant signature\"}");
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    const char *no = json_string_value(json_object_get(j, "out_trade_no")),
+               *orn = json_string_value(json_object_get(j, "out_refund_no")),
+               *cur = json_string_value(json_object_get(json_object_get(j, "amount"), "currency"));
+    json_t *amt = json_object_get(json_object_get(j, "amount"), "refund"),
+           *total = json_object_get(json_object_get(j, "amount"), "total");
+    int rc;
+    if (!no || !orn || !json_is_integer(amt) || !json_is_integer(total) || !cur || strcmp(cur, "CNY")) {
+        rc = sim__signed(sv, resp, 400, "{\"code\":\"PARAM_ERROR\",\"message\":\"bad refund request\"}");
+    } else {
+        const char *why = NULL;
+        char out[1024];
+        pthread_mutex_lock(&sv->mu);
+        sim_order *o = sim__find(sv, no);
+        sim_refund *r = o && o->amount_fen != json_integer_value(total)
+                            ? NULL
+                            : sim__refund(sv, false, no, orn, json_integer_value(amt), &why);
+        if (r)
+            snprintf(out, sizeof out,
+                     "{\"refund_id\":\"%s\",\"out_refund_no\":\"%s\",\"transaction_id\":\"%s\",\"out_trade_no\":\"%s\","
+                     "\"channel\":\"ORIGINAL\",\"user_received_account\":\"\u652f\u4ed8\u7528\u6237\u96f6\u94b1\","
+                     "\"status\":\"SUCCESS\",\"amount\":{\"total\":%lld,\"refund\":%lld,\"payer_total\":%lld,"
+                     "\"payer_refund\":%lld,\"settlement_refund\":%lld,\"settlement_total\":%lld,"
+                     "\"discount_refund\":0,\"currency\":\"CNY\"}}",
+                     r->refund_id, r->out_refund_no, o->txn, r->no, (long long)o->amount_fen, (long long)r->amount_fen,
+                     (long long)o->amount_fen, (long long)r->amount_fen, (long long)r->amount_fen,
+                     (long long)o->amount_fen);
+        else
+            snprintf(out, sizeof out, "{\"code\":\"%s\",\"message\":\"%s\"}",
+                     !o ? "RESOURCE_NOT_EXISTS" : "INVALID_REQUEST", why ? why : "amount.total differs");
+        pthread_mutex_unlock(&sv->mu);
+        rc = sim__signed(sv, resp, r ? 200 : !o ? 404 : 400, out);
+    }
+    json_decref(j);
+    return rc;
+}
+
 /* Answers Alipay-style: {"<method>_response": {...}, "sign": RSA2 over the exact object}. */
-static int sim__alipay_answer(sim_server *sv, wk_http_resp *resp, const char *inner)
+static int sim__alipay_answer_as(sim_server *sv, wk_http_resp *resp, const char *member, const char *inner)
 {
     char sig[512], out[2048];
     wk_diag d;
     if (wk_pay_rsa_sign(sv->alipay, inner, strlen(inner), sig, sizeof sig, &d))
         return -1;
-    snprintf(out, sizeof out, "{\"alipay_trade_query_response\":%s,\"sign\":\"%s\"}", inner, sig);
+    snprintf(out, sizeof out, "{\"%s\":%s,\"sign\":\"%s\"}", member, inner, sig);
     return wk_http_resp_json(resp, 200, out) ? -1 : 0;
+}
+
+static int sim__alipay_answer(sim_server *sv, wk_http_resp *resp, const char *inner)
+{
+    return sim__alipay_answer_as(sv, resp, "alipay_trade_query_response", inner);
+}
+
+/* alipay.trade.refund with biz_content j: the refund answered like Alipay. */
+static int sim__alipay_refund(sim_server *sv, wk_http_resp *resp, json_t *j)
+{
+    const char *no = json_string_value(json_object_get(j, "out_trade_no")),
+               *orn = json_string_value(json_object_get(j, "out_request_no")),
+               *amt = json_string_value(json_object_get(j, "refund_amount"));
+    int64_t fen = 0;
+    char inner[1024];
+    if (!no || !amt || wk_dec_parse_str(amt, 2, &fen, NULL) || fen <= 0)
+        return sim__alipay_answer_as(sv, resp, "alipay_trade_refund_response",
+                                     "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\"}");
+    const char *why = NULL;
+    pthread_mutex_lock(&sv->mu);
+    sim_refund *r = sim__refund(sv, true, no, orn ? orn : no, fen, &why);
+    sim_order *o = sim__find(sv, no);
+    if (r) {
+        int64_t total = 0;
+        for (size_t i = 0; i < sv->n_refunds; i++)
+            if (sv->refunds[i].alipay && !strcmp(sv->refunds[i].no, no))
+                total += sv->refunds[i].amount_fen;
+        snprintf(inner, sizeof inner,
+                 "{\"code\":\"10000\",\"msg\":\"Success\",\"trade_no\":\"%s\",\"out_trade_no\":\"%s\","
+                 "\"buyer_logon_id\":\"159****5620\",\"fund_change\":\"Y\",\"refund_fee\":\"%lld.%02lld\"}",
+                 o->txn, no, (long long)(total / 100), (long long)(total % 100));
+    } else {
+        snprintf(inner, sizeof inner,
+                 "{\"code\":\"40004\",\"msg\":\"Business Failed\",\"sub_code\":\"%s\",\"sub_msg\":\"%s\"}",
+                 !o ? "ACQ.TRADE_NOT_EXIST" : "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", why ? why : "");
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return sim__alipay_answer_as(sv, resp, "alipay_trade_refund_response", inner);
 }
 
 /* POST /gateway.do: alipay.trade.query, the app's RSA2 request signature checked. */
@@ -586,6 +732,11 @@ static int sim__gateway(wk_http_req *req, wk_http_resp *resp, void *ctx)
         wk_pay_rsa_verify(sv->alipay_app, s, n, sign, strlen(sign), &d)) {
         rc = sim__alipay_answer(sv, resp, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\",\"sub_code\":"
                                           "\"isv.invalid-signature\"}");
+    } else if (method && !strcmp(method, "alipay.trade.refund") && app && !strcmp(app, SIM_ALIPAY_APP) && biz) {
+        json_error_t je;
+        json_t *j = json_loads(biz, 0, &je);
+        rc = sim__alipay_refund(sv, resp, j);
+        json_decref(j);
     } else if (!method || strcmp(method, "alipay.trade.query") || !app || strcmp(app, SIM_ALIPAY_APP) || !biz) {
         rc = sim__alipay_answer(sv, resp, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\"}");
     } else {
@@ -656,6 +807,7 @@ static int sim__serve(wk_opt *o, size_t n)
         {"POST", "/sim/pay", sim__pay, &sv, 4096, "pay"},
         {"POST", "/v3/pay/transactions/native", sim__prepay, &sv, 8192, "prepay"},
         {"POST", "/gateway.do", sim__gateway, &sv, 8192, "alipay gateway"},
+        {"POST", "/v3/refund/domestic/refunds", sim__wechat_refund, &sv, 8192, "refund"},
     };
     wk_http *h = NULL;
     int rc = 1;

@@ -74,6 +74,7 @@ int wk_serve_pay_orders_get(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_reconcile(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_counter(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_orders_query(wk_http_req *req, wk_http_resp *resp, void *ctx);
+int wk_serve_pay_refunds(wk_http_req *req, wk_http_resp *resp, void *ctx);
 
 /* Starts the HTTP server with serve's routes on host:port (0 = any free port). */
 wk_err wk_serve_http_start(wk_serve *s, const char *host, int port, wk_http **out,

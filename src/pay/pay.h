@@ -245,8 +245,7 @@ wk_err wk_pay_counter_payment(struct wk_headend *hd, int64_t account_id, int64_t
 
 /* A refund paid out at the counter: ledger transfer wallet -> refund:<method>, in one
  * transaction with its pay_counter row. The wallet's floor makes an over-refund
- * WK_ECONFLICT (nothing booked). Idempotent by id. Channel refunds (through the WeChat /
- * Alipay refund APIs) are not built. */
+ * WK_ECONFLICT (nothing booked). Idempotent by id. Channel refunds: wk_pay_refund_book. */
 wk_err wk_pay_refund(struct wk_headend *hd, int64_t account_id, int64_t amount_fen,
                      wk_pay_method method, const char *operator_name, const char *reason,
                      const uint8_t id[16], int64_t now_ms, bool *existed, wk_diag *d) WK_MUST_CHECK;
@@ -261,6 +260,42 @@ wk_err wk_pay_refund(struct wk_headend *hd, int64_t account_id, int64_t amount_f
 wk_err wk_pay_settle(struct wk_headend *hd, int64_t account_id, wk_pay_method method,
                      int64_t carry_to_account, const char *operator_name, const char *reason,
                      int64_t now_ms, int64_t *settled_fen, wk_diag *d) WK_MUST_CHECK;
+
+/* ---- channel refunds (refund.c: the store side; client.c: the channel calls) ---- */
+
+/* A channel refund as the channel's verified answer states it. */
+typedef struct wk_pay_channel_refund {
+    wk_pay_channel channel;
+    char refund_id[WK_PAY_ID_MAX];     /* the channel's refund id: UNIQUE per channel */
+    char out_refund_no[WK_PAY_ID_MAX]; /* ours: the idempotency key of the request */
+    char out_trade_no[WK_PAY_OUT_TRADE_NO_MAX];
+    int64_t amount_fen;                /* refunded */
+    char status[32];                   /* SUCCESS / PROCESSING (WeChat); SUCCESS (Alipay) */
+} wk_pay_channel_refund;
+
+/* The ledger transfer id of a channel refund: the first 16 bytes of
+ * SHA-256("refund:<channel>:" || refund_id). Cannot fail. */
+void wk_pay_refund_transfer_id(wk_pay_channel c, const char *refund_id, uint8_t id[16]);
+
+/* Before the channel is asked (store thread, nothing changed): out_refund_no is 1..63 of
+ * [0-9A-Za-z_-|*@] (WK_EINVAL); when it was booked before, *existed = true and *booked
+ * holds that refund (WK_ECONFLICT if it was for another order or amount); otherwise the
+ * order exists (WK_ENOTFOUND) and is credited (WK_ECONFLICT), amount_fen is within what
+ * is left of it after booked refunds (WK_ERANGE, field amount_fen) and the wallet holds it
+ * (WK_ECONFLICT). *o receives the order. */
+wk_err wk_pay_refund_check(struct wk_headend *hd, const char *out_trade_no, const char *out_refund_no,
+                           int64_t amount_fen, int64_t now_ms, wk_pay_order *o, wk_pay_channel_refund *booked,
+                           bool *existed, wk_diag *d) WK_MUST_CHECK;
+
+/* Books a channel refund the channel has accepted (its answer verified) exactly once: in one
+ * transaction a pay_refund row (UNIQUE(channel, refund_id), UNIQUE out_refund_no) and the
+ * ledger transfer wallet -> clearing:<channel> with wk_pay_refund_transfer_id; the order's
+ * channel must be r->channel and the checks of wk_pay_refund_check hold again (the wallet's
+ * floor included). *existed = true when this out_refund_no was booked with the same channel
+ * refund id (nothing changed); WK_ECONFLICT naming refund_id / out_refund_no when either is
+ * booked otherwise. operator and reason are required (WK_EINVAL naming them). */
+wk_err wk_pay_refund_book(struct wk_headend *hd, const wk_pay_channel_refund *r, const char *operator_name,
+                          const char *reason, int64_t now_ms, bool *existed, wk_diag *d) WK_MUST_CHECK;
 
 /* ---- daily bills and reconciliation (bill.c) ---- */
 
@@ -373,6 +408,27 @@ wk_err wk_pay_wechat_prepay(const wk_pay_channels *ch, const char *notify_base_u
  * WK_ENOTFOUND for ACQ.TRADE_NOT_EXIST; other errors as wk_pay_wechat_query. */
 wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s,
                            wk_pay_payment *out, bool *paid, wk_diag *d) WK_MUST_CHECK;
+
+/* WeChat refund: POST <api_base>/v3/refund/domestic/refunds with out_trade_no,
+ * out_refund_no, reason and amount {refund, total, currency CNY}, signed with the merchant
+ * key. The answer is authenticated like a notification before it is read; its
+ * out_refund_no, out_trade_no and amount.refund must equal the request's (WK_ECONFLICT
+ * naming the field) and its status be SUCCESS or PROCESSING (the channel accepted it);
+ * out is filled (refund_id = the answer's refund_id). WK_EIO for transport failures and
+ * refusals (the channel's code in d), other errors as wk_pay_wechat_query. */
+wk_err wk_pay_wechat_refund(const wk_pay_channels *ch, const char *out_trade_no, const char *out_refund_no,
+                            int64_t amount_fen, int64_t total_fen, const char *reason, int64_t now_s,
+                            wk_pay_channel_refund *out, wk_diag *d) WK_MUST_CHECK;
+
+/* Alipay refund: alipay.trade.refund (biz_content out_trade_no, refund_amount in yuan,
+ * out_request_no = out_refund_no, refund_reason) posted to the gateway, signed RSA2; the
+ * alipay_trade_refund_response object is verified over its exact bytes before it is read.
+ * code 10000 with fund_change Y, the same out_trade_no and refund_fee >= amount is
+ * accepted; the refund id is "<trade_no>:<out_request_no>" (Alipay has no separate refund
+ * id; its bill names the request number). Errors as wk_pay_wechat_refund. */
+wk_err wk_pay_alipay_refund(const wk_pay_channels *ch, const char *out_trade_no, const char *out_refund_no,
+                            int64_t amount_fen, const char *reason, int64_t now_s, wk_pay_channel_refund *out,
+                            wk_diag *d) WK_MUST_CHECK;
 
 /* The raw text of the JSON value of member `name` of the top-level object in json (no
  * parsing of the value: its exact bytes are what Alipay signed). start and vlen locate it.
