@@ -106,9 +106,12 @@ static wk_err refund__wallet(wk_store *st, int64_t account_id, int64_t *wallet, 
 
 /* Checks shared by check and book: the order is credited, the amount fits what is left
  * of it, and the wallet holds it. Fills *o. */
-static wk_err refund__facts(wk_headend *hd, const char *out_trade_no, int64_t amount_fen, wk_pay_order *o,
-                            wk_diag *d)
+static wk_err refund__facts(wk_headend *hd, const char *otn, int64_t amount_fen, wk_pay_order *o, wk_diag *d)
 {
+    char out_trade_no[WK_PAY_OUT_TRADE_NO_MAX]; /* otn may point into *o */
+    if (!otn || strlen(otn) >= sizeof out_trade_no)
+        return wk_diag_set(d, WK_ENOTFOUND, "out_trade_no: no such order");
+    snprintf(out_trade_no, sizeof out_trade_no, "%s", otn);
     wk_store *st = wk_headend_store(hd);
     wk_err e = wk_pay_order_get(st, out_trade_no, o, d);
     if (e)
@@ -130,10 +133,14 @@ static wk_err refund__facts(wk_headend *hd, const char *out_trade_no, int64_t am
     return WK_OK;
 }
 
-wk_err wk_pay_refund_check(wk_headend *hd, const char *out_trade_no, const char *out_refund_no, int64_t amount_fen,
+wk_err wk_pay_refund_check(wk_headend *hd, const char *otn, const char *out_refund_no, int64_t amount_fen,
                            int64_t now_ms, wk_pay_order *o, wk_pay_channel_refund *booked, bool *existed, wk_diag *d)
 {
     *existed = false;
+    char out_trade_no[WK_PAY_OUT_TRADE_NO_MAX]; /* otn may point into *o */
+    if (!otn || strlen(otn) >= sizeof out_trade_no)
+        return wk_diag_set(d, WK_ENOTFOUND, "out_trade_no: no such order");
+    snprintf(out_trade_no, sizeof out_trade_no, "%s", otn);
     wk_err e = refund__no_ok(out_refund_no, d);
     if (e || (e = wk_headend_flush(hd, now_ms, d)))
         return e;
