@@ -75,6 +75,42 @@ static int pay__credit(wk_serve *s, const wk_pay_payment *p, wk_diag *d)
     return 200;
 }
 
+typedef struct notice_call {
+    wk_pay_channel channel;
+    char kind[64], ref[WK_PAY_ID_MAX], out_trade_no[WK_PAY_OUT_TRADE_NO_MAX];
+    int64_t amount_fen;
+    bool duplicate, refund_known;
+} notice_call;
+
+static wk_err pay__notice_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    notice_call *c = ctx;
+    return wk_pay_notice_record(env->st, c->channel, c->kind, c->ref, c->out_trade_no, c->amount_fen, env->now_ms,
+                                &c->duplicate, &c->refund_known, d);
+}
+
+/* Records a verified notification that is not a payment; returns the HTTP status class. */
+static int pay__notice(wk_serve *s, wk_pay_channel ch, const char *kind, const char *ref, const char *out_trade_no,
+                       int64_t amount_fen, wk_diag *d)
+{
+    notice_call c = {.channel = ch, .amount_fen = amount_fen};
+    snprintf(c.kind, sizeof c.kind, "%s", kind);
+    snprintf(c.ref, sizeof c.ref, "%s", ref);
+    snprintf(c.out_trade_no, sizeof c.out_trade_no, "%s", out_trade_no);
+    wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = pay__notice_fn, .ctx = &c};
+    wk_err e = wk_serve_submit(s, &r, PAY__SUBMIT_MS);
+    if (e || r.result) {
+        *d = r.diag;
+        wk_log(WK_LOG_WARN, "notification not recorded", "channel=%s kind=%s ref=%s why=%s", wk_pay_channel_str(ch),
+               WK_LOG_Q(c.kind), WK_LOG_Q(c.ref), WK_LOG_Q(e ? "not answered in time" : r.diag.msg));
+        return e ? 503 : 500;
+    }
+    wk_log(WK_LOG_INFO, c.duplicate ? "notification recorded before" : "notification recorded (not a payment)",
+           "channel=%s kind=%s ref=%s order=%s refund_known=%s", wk_pay_channel_str(ch), WK_LOG_Q(c.kind),
+           WK_LOG_Q(c.ref), WK_LOG_Q(c.out_trade_no), c.refund_known ? "true" : "false");
+    return 200;
+}
+
 static int pay__wechat_fail(wk_http_resp *resp, int status)
 {
     return wk_http_resp_json(resp, status, "{\"code\":\"FAIL\",\"message\":\"\xe5\xa4\xb1\xe8\xb4\xa5\"}") ? -1 : 0;
@@ -101,8 +137,19 @@ int wk_serve_pay_wechat_notify(wk_http_req *req, wk_http_resp *resp, void *ctx)
     wk_pay_payment p;
     if (!e)
         e = wk_pay_wechat_decrypt(&g_pay->wechat, body, len, ev, sizeof ev, plain, sizeof plain, &n, &d);
-    if (!e && strcmp(ev, "TRANSACTION.SUCCESS"))
+    if (!e && !strncmp(ev, "REFUND.", 7)) {
+        /* authentic and not a payment: acknowledged and recorded, never credited */
+        wk_pay_channel_refund rf;
+        if (!(e = wk_pay_wechat_refund_notice(&g_pay->wechat, plain, n, &rf, &d))) {
+            int st = pay__notice(s, WK_PAY_WECHAT, ev, rf.refund_id, rf.out_trade_no, rf.amount_fen, &d);
+            if (st != 200)
+                return pay__wechat_fail(resp, st);
+            wk_http_resp_status(resp, 204);
+            return 0;
+        }
+    } else if (!e && strcmp(ev, "TRANSACTION.SUCCESS")) {
         e = wk_diag_set(&d, WK_ECONFLICT, "event_type: %.40s is not a payment", ev);
+    }
     if (!e)
         e = wk_pay_wechat_transaction(&g_pay->wechat, plain, n, &p, &d);
     if (e) {
@@ -137,6 +184,12 @@ int wk_serve_pay_alipay_notify(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (!e) {
         e = wk_pay_alipay_verify(&g_pay->alipay, &f, &p, &d);
         wk_pay_form_free(&f);
+    }
+    if (e == WK_ECONFLICT && p.status[0]) {
+        /* authentic and not a payment (TRADE_CLOSED, ...): acknowledged and recorded */
+        int st = pay__notice(s, WK_PAY_ALIPAY, p.status, p.txn_id[0] ? p.txn_id : p.out_trade_no, p.out_trade_no, 0,
+                             &d);
+        return st == 200 ? pay__alipay_answer(resp, 200, "success") : pay__alipay_answer(resp, st, "fail");
     }
     if (e) {
         wk_log(WK_LOG_WARN, "alipay notification rejected", "error=%s why=%s", wk_err_str(e), WK_LOG_Q(d.msg));

@@ -80,12 +80,22 @@ static const char pay__v3_sqlite[] =
     "  updated_ms INTEGER NOT NULL,"
     "  UNIQUE (channel, refund_id)"
     ") STRICT;"
-    "CREATE INDEX pay_refund_order ON pay_refund (out_trade_no);";
+    "CREATE INDEX pay_refund_order ON pay_refund (out_trade_no);"
+    "CREATE TABLE pay_notice ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL CHECK (channel IN ('wechat', 'alipay')),"
+    "  kind TEXT NOT NULL CHECK (length(kind) > 0),"
+    "  ref TEXT NOT NULL CHECK (length(ref) > 0),"
+    "  out_trade_no TEXT NOT NULL,"
+    "  amount_fen INTEGER NOT NULL CHECK (amount_fen >= 0),"
+    "  received_ms INTEGER NOT NULL,"
+    "  UNIQUE (channel, kind, ref)"
+    ") STRICT;";
 
 static const wk_migration pay__migrations[] = {
     {1, "orders and channel payments", pay__v1_sqlite, NULL},
     {2, "counter payments, refunds, settlements", pay__v2_sqlite, NULL},
-    {3, "channel refunds", pay__v3_sqlite, NULL},
+    {3, "channel refunds, non-payment notifications", pay__v3_sqlite, NULL},
 };
 
 const wk_schema wk_pay_schema = {"pay", pay__migrations,

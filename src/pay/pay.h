@@ -28,6 +28,7 @@
 
 struct wk_headend;
 struct wk_ledger;
+struct wk_pay_channel_refund;
 
 #define WK_PAY_ID_MAX 64         /* bytes of a channel id (mchid, appid, txn id) incl. NUL */
 #define WK_PAY_OUT_TRADE_NO_MAX 33 /* our order number: 6..32 chars + NUL */
@@ -126,6 +127,13 @@ typedef struct wk_pay_payment {
 wk_err wk_pay_wechat_transaction(const wk_pay_wechat_cfg *c, const char *json, size_t len,
                                  wk_pay_payment *out, wk_diag *d) WK_MUST_CHECK;
 
+/* Parses a decrypted refund notification resource (event types REFUND.SUCCESS,
+ * REFUND.ABNORMAL, REFUND.CLOSED) and checks mchid (WK_ECONFLICT). out receives refund_id,
+ * out_refund_no, out_trade_no, refund_status (in status) and amount.refund. WK_EINVAL
+ * naming a missing or malformed field. Never a payment: the caller records it. */
+wk_err wk_pay_wechat_refund_notice(const wk_pay_wechat_cfg *c, const char *json, size_t len,
+                                   struct wk_pay_channel_refund *out, wk_diag *d) WK_MUST_CHECK;
+
 /* ---- Alipay asynchronous notification (alipay.c) ---- */
 
 typedef struct wk_pay_form {
@@ -160,7 +168,11 @@ typedef struct wk_pay_alipay_cfg {
 /* Verifies a payment notification: sign_type RSA2, the RSA2 signature over the V1 signing
  * string, app_id and seller_id equal to c's, trade_status TRADE_SUCCESS or TRADE_FINISHED,
  * total_amount a yuan decimal; fills out. WK_ECRYPTO (signature), WK_ECONFLICT (a fact
- * that does not match; d names it), WK_EINVAL (missing or malformed parameter). */
+ * that does not match; d names it), WK_EINVAL (missing or malformed parameter). An
+ * authentic notification of ours whose trade_status is not a payment (TRADE_CLOSED,
+ * WAIT_BUYER_PAY) is WK_ECONFLICT naming trade_status with out->status, out_trade_no and
+ * (when present) txn_id filled: the caller may record it, never credit it; out->status
+ * stays empty for every other failure. */
 wk_err wk_pay_alipay_verify(const wk_pay_alipay_cfg *c, const wk_pay_form *f, wk_pay_payment *out,
                             wk_diag *d) WK_MUST_CHECK;
 
@@ -296,6 +308,17 @@ wk_err wk_pay_refund_check(struct wk_headend *hd, const char *out_trade_no, cons
  * booked otherwise. operator and reason are required (WK_EINVAL naming them). */
 wk_err wk_pay_refund_book(struct wk_headend *hd, const wk_pay_channel_refund *r, const char *operator_name,
                           const char *reason, int64_t now_ms, bool *existed, wk_diag *d) WK_MUST_CHECK;
+
+/* Records a verified notification that is not a payment, exactly once per (channel, kind,
+ * ref) in pay_notice: kind is the WeChat event type (REFUND.SUCCESS, ...) or the Alipay
+ * trade_status (TRADE_CLOSED, ...); ref the channel refund id (refunds) or trade number
+ * (out_trade_no when the channel gave none). REFUND.SUCCESS sets the matching pay_refund
+ * row's status to SUCCESS (*refund_known says whether one matched); TRADE_CLOSED moves an
+ * order still created to closed. Nothing is credited or booked in the ledger. One
+ * transaction; *duplicate when recorded before. */
+wk_err wk_pay_notice_record(wk_store *st, wk_pay_channel c, const char *kind, const char *ref,
+                            const char *out_trade_no, int64_t amount_fen, int64_t now_ms, bool *duplicate,
+                            bool *refund_known, wk_diag *d) WK_MUST_CHECK;
 
 /* ---- daily bills and reconciliation (bill.c) ---- */
 

@@ -238,3 +238,76 @@ fail:
     wk_store_rollback(st);
     return e;
 }
+
+wk_err wk_pay_notice_record(wk_store *st, wk_pay_channel c, const char *kind, const char *ref,
+                            const char *out_trade_no, int64_t amount_fen, int64_t now_ms, bool *duplicate,
+                            bool *refund_known, wk_diag *d)
+{
+    *duplicate = false;
+    *refund_known = false;
+    const char *chs = wk_pay_channel_str(c);
+    if (!chs)
+        return wk_diag_set(d, WK_EINVAL, "channel: unknown");
+    if (!kind || !*kind || strlen(kind) >= 64)
+        return wk_diag_set(d, WK_EINVAL, "kind: required, at most 63 bytes");
+    if (!ref || !*ref || strlen(ref) >= WK_PAY_ID_MAX)
+        return wk_diag_set(d, WK_EINVAL, "ref: required, at most %d bytes", WK_PAY_ID_MAX - 1);
+    if (!out_trade_no || strlen(out_trade_no) >= WK_PAY_OUT_TRADE_NO_MAX)
+        return wk_diag_set(d, WK_EINVAL, "out_trade_no: at most %d bytes", WK_PAY_OUT_TRADE_NO_MAX - 1);
+    if (amount_fen < 0)
+        return wk_diag_set(d, WK_ERANGE, "amount_fen: negative");
+    wk_err e = wk_store_begin(st, d);
+    if (e)
+        return e;
+    wk_stmt *s;
+    bool row;
+    if ((e = wk_store_prepare(st,
+                              "INSERT INTO pay_notice (channel, kind, ref, out_trade_no, amount_fen, received_ms)"
+                              " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, kind, ref) DO NOTHING",
+                              &s, d)))
+        goto fail;
+    if (!(e = wk_stmt_bind_text(s, 1, chs, strlen(chs))) && !(e = wk_stmt_bind_text(s, 2, kind, strlen(kind))) &&
+        !(e = wk_stmt_bind_text(s, 3, ref, strlen(ref))) &&
+        !(e = wk_stmt_bind_text(s, 4, out_trade_no, strlen(out_trade_no))) &&
+        !(e = wk_stmt_bind_i64(s, 5, amount_fen)) && !(e = wk_stmt_bind_i64(s, 6, now_ms)))
+        e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    if (e)
+        goto fail;
+    if (wk_store_changes(st) == 0) {
+        *duplicate = true;
+        wk_store_rollback(st);
+        return WK_OK;
+    }
+    if (!strcmp(kind, "REFUND.SUCCESS")) {
+        if ((e = wk_store_prepare(st,
+                                  "UPDATE pay_refund SET status = 'SUCCESS', updated_ms = ?"
+                                  " WHERE channel = ? AND refund_id = ?",
+                                  &s, d)))
+            goto fail;
+        if (!(e = wk_stmt_bind_i64(s, 1, now_ms)) && !(e = wk_stmt_bind_text(s, 2, chs, strlen(chs))) &&
+            !(e = wk_stmt_bind_text(s, 3, ref, strlen(ref))))
+            e = wk_stmt_step(s, &row, d);
+        wk_stmt_reset(s);
+        if (e)
+            goto fail;
+        *refund_known = wk_store_changes(st) > 0;
+    } else if (!strcmp(kind, "TRADE_CLOSED")) {
+        if ((e = wk_store_prepare(st,
+                                  "UPDATE pay_order SET state = 'closed', updated_ms = ?"
+                                  " WHERE out_trade_no = ? AND channel = ? AND state = 'created'",
+                                  &s, d)))
+            goto fail;
+        if (!(e = wk_stmt_bind_i64(s, 1, now_ms)) &&
+            !(e = wk_stmt_bind_text(s, 2, out_trade_no, strlen(out_trade_no))) &&
+            !(e = wk_stmt_bind_text(s, 3, chs, strlen(chs))))
+            e = wk_stmt_step(s, &row, d);
+        wk_stmt_reset(s);
+        if (e)
+            goto fail;
+    }
+    return wk_store_commit(st, d);
+fail:
+    wk_store_rollback(st);
+    return e;
+}

@@ -7,7 +7,8 @@
 #     a re-signed duplicate (a channel retry) is acknowledged and credits nothing;
 #   - rejections answer WeChat's FAIL body with 4xx and change nothing: tampered body,
 #     probe signature, unknown serial, stale timestamp, unknown order, amount != order;
-#   - Alipay: "success" once, duplicate "success" without credit, TRADE_CLOSED refused;
+#   - Alipay: "success" once, duplicate "success" without credit; an authentic TRADE_CLOSED
+#     is acknowledged, recorded once and closes the order, never credited; tampered: "fail";
 #   - an injected failure inside the credit's transaction is not acknowledged (5xx) and
 #     the channel's retry is credited once the fault is gone;
 #   - the resident's flow: order -> Native prepay (merchant-signed) -> code_url -> confirm
@@ -185,7 +186,12 @@ TX6=2026112822001400000000000006
 [ "$(credits_of $TX6)" = 1 ] && ok || bad "alipay credited $(credits_of $TX6) times"
 O7=$(order 2 500 alipay)
 "$BIN" paysim notify --dir "$T/paysim" --channel alipay --order "$O7" --amount-fen 500 --txn 2026112822001400000000000007 --state TRADE_CLOSED --out "$T/a7"
-[ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.body" "$H/pay/alipay/notify")" = fail ] && ok || bad "TRADE_CLOSED not refused"
+# an authentic TRADE_CLOSED is acknowledged (Alipay stops resending) and recorded, never credited
+[ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.body" "$H/pay/alipay/notify")" = success ] && ok || bad "TRADE_CLOSED not acknowledged"
+[ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.body" "$H/pay/alipay/notify")" = success ] && ok || bad "repeated TRADE_CLOSED not acknowledged"
+[ "$(q "select count(*) from pay_payment where out_trade_no='$O7'")" = 0 ] && ok || bad "TRADE_CLOSED credited"
+[ "$(q "select state from pay_order where out_trade_no='$O7'")" = closed ] && ok || bad "TRADE_CLOSED did not close the order"
+[ "$(q "select count(*) from pay_notice where channel='alipay' and kind='TRADE_CLOSED' and ref='2026112822001400000000000007'")" = 1 ] && ok || bad "TRADE_CLOSED not recorded once"
 sed 's/total_amount=5.00/total_amount=9.00/' "$T/a7.body" >"$T/a7.tampered"
 [ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.tampered" "$H/pay/alipay/notify")" = fail ] && ok || bad "tampered alipay not refused"
 
