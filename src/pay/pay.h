@@ -490,6 +490,14 @@ wk_err wk_pay_wechat_sign_notification(const wk_pay_wechat_cfg *c, const wk_pay_
                                        int64_t ts_s, char *body, size_t cap, char *nonce,
                                        char *sig, wk_diag *d) WK_MUST_CHECK;
 
+/* Builds a WeChat refund notification (event type "REFUND.<r->status>", resource
+ * original_type / AAD "refund") for r as WeChat does, signed like
+ * wk_pay_wechat_sign_notification; total_fen is the order's amount. */
+wk_err wk_pay_wechat_sign_refund_notification(const wk_pay_wechat_cfg *c, const wk_pay_privkey *k,
+                                              const struct wk_pay_channel_refund *r, int64_t total_fen,
+                                              int64_t ts_s, char *body, size_t cap, char *nonce, char *sig,
+                                              wk_diag *d) WK_MUST_CHECK;
+
 /* Builds an Alipay trade_status_sync notification body (form-encoded, signed RSA2 with
  * sign_type RSA2) for p with app_id/seller_id from c and the given trade_status. */
 wk_err wk_pay_alipay_sign_notification(const wk_pay_alipay_cfg *c, const wk_pay_privkey *k,

@@ -361,6 +361,43 @@ static void test_channel_refund_booked_once(void **state)
                      WK_ERANGE);
     assert_int_equal(wk_pay_refund_check(f->hd, o.out_trade_no, "R3", 3500, f->now_ms, &got, &booked, &existed, &d),
                      WK_OK);
+    /* the refund's notifications: REFUND.SUCCESS confirms the row, recorded once, books nothing */
+    int64_t transfers = count(f, "SELECT count(*) FROM ledger_transfer");
+    assert_int_equal(count(f, "UPDATE pay_refund SET status = 'PROCESSING' RETURNING 1"), 1);
+    bool dupn = true, known = false;
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "REFUND.SUCCESS", r.refund_id, o.out_trade_no, 1500,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_false(dupn);
+    assert_true(known);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_refund WHERE status = 'SUCCESS'"), 1);
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "REFUND.SUCCESS", r.refund_id, o.out_trade_no, 1500,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_true(dupn);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_notice"), 1);
+    /* a refund we never booked: recorded, nothing matched */
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "REFUND.SUCCESS", "50399", o.out_trade_no, 10,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_false(known);
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "", "x", "", 0, f->now_ms, &dupn, &known, &d),
+                     WK_EINVAL);
+    assert_non_null(strstr(d.msg, "kind"));
+    /* TRADE_CLOSED closes an order still created, leaves a credited one alone */
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "TRADE_CLOSED", oc.out_trade_no, oc.out_trade_no, 0,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_int_equal(wk_pay_order_get(f->st, oc.out_trade_no, &got, &d), WK_OK);
+    assert_int_equal(got.state, WK_PAY_CLOSED);
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "TRADE_CLOSED", p.txn_id, o.out_trade_no, 0,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_int_equal(wk_pay_order_get(f->st, o.out_trade_no, &got, &d), WK_OK);
+    assert_int_equal(got.state, WK_PAY_CREDITED);
+    assert_int_equal(count(f, "SELECT count(*) FROM ledger_transfer"), transfers);
+    assert_int_equal(balance(f, WALLET), w0 - 1500);
+
     uint8_t a[16], b[16];
     wk_pay_refund_transfer_id(WK_PAY_WECHAT, "x", a);
     wk_pay_refund_transfer_id(WK_PAY_ALIPAY, "x", b);
