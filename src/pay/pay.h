@@ -352,7 +352,7 @@ void wk_pay_bill_free(wk_pay_bill *b);
 
 typedef struct wk_pay_recon_report {
     int64_t bill_payments, bill_refunds;
-    int64_t matched;
+    int64_t matched;              /* payments that agree, and bill refunds booked here with the same amount */
     int64_t credited_from_bill;   /* paid at the channel, not credited: credited now (flagged) */
     int64_t unattributable;       /* paid at the channel, no matching order: alarm */
     int64_t unknown_to_channel;   /* credited here, not in the bill for its days: alarm */
@@ -361,8 +361,9 @@ typedef struct wk_pay_recon_report {
     char lines[8192];             /* one line per discrepancy, bounded (truncated) */
 } wk_pay_recon_report;
 
-/* Reconciles a parsed bill against pay_payment for the bill's channel and days: see the
- * report fields. Payments missing here are credited through wk_pay_credit with source
+/* Reconciles a parsed bill against pay_payment for the bill's channel and days, and its
+ * refund rows against pay_refund (WeChat 微信退款单号 = refund_id; Alipay
+ * "<支付宝交易号>:<退款批次号/请求号>" = refund_id): see the report fields. Payments missing here are credited through wk_pay_credit with source
  * "reconcile" (the same transfer id as the notification would have used, so running it
  * twice, or a late notification, credits nothing more). Runs on the store's thread. */
 wk_err wk_pay_reconcile(struct wk_headend *hd, const wk_pay_bill *b, int64_t now_ms,
