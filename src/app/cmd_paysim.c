@@ -23,7 +23,9 @@
  *                               /v3/refund/domestic/refunds, alipay.trade.refund on
  *                               /gateway.do) of what it processed, deduplicated by
  *                               out_refund_no / out_request_no like the channels;
- *                               every payment and refund is appended to DIR/processed.tsv
+ *                               every payment and refund is appended to DIR/processed.tsv;
+ *                               alipay.trade.precreate answers a signed qr_code that opens
+ *                               the confirm page
  *   paysim bill --dir DIR --channel wechat|alipay --date YYYY-MM-DD --out FILE
  *                               the channel's daily bill (Beijing day) of DIR/processed.tsv:
  *                               WeChat tradebill CSV (BOM, CRLF, backticks, summary), Alipay
@@ -762,6 +764,40 @@ static int sim__gateway(wk_http_req *req, wk_http_resp *resp, void *ctx)
         wk_pay_rsa_verify(sv->alipay_app, s, n, sign, strlen(sign), &d)) {
         rc = sim__alipay_answer(sv, resp, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\",\"sub_code\":"
                                           "\"isv.invalid-signature\"}");
+    } else if (method && !strcmp(method, "alipay.trade.precreate") && app && !strcmp(app, SIM_ALIPAY_APP) && biz) {
+        json_error_t je;
+        json_t *j = json_loads(biz, 0, &je);
+        const char *no = json_string_value(json_object_get(j, "out_trade_no")),
+                   *amt = json_string_value(json_object_get(j, "total_amount")),
+                   *url = wk_pay_form_get(&f, "notify_url");
+        int64_t fen = 0;
+        char inner[1024];
+        sim_order *o = NULL;
+        if (no && amt && !wk_dec_parse_str(amt, 2, &fen, NULL) && fen > 0 && strlen(no) < WK_PAY_OUT_TRADE_NO_MAX &&
+            (!url || strlen(url) < sizeof sv->orders[0].notify_url)) {
+            pthread_mutex_lock(&sv->mu);
+            o = sim__find(sv, no);
+            if (!o && sv->n < SIM_ORDERS_MAX) {
+                o = &sv->orders[sv->n++];
+                memset(o, 0, sizeof *o);
+                snprintf(o->no, sizeof o->no, "%s", no);
+            }
+            if (o && !o->txn[0]) {
+                o->amount_fen = fen;
+                o->alipay = true;
+                snprintf(o->notify_url, sizeof o->notify_url, "%s", url ? url : "");
+            }
+            pthread_mutex_unlock(&sv->mu);
+        }
+        if (o)
+            snprintf(inner, sizeof inner,
+                     "{\"code\":\"10000\",\"msg\":\"Success\",\"out_trade_no\":\"%s\",\"qr_code\":"
+                     "\"http://127.0.0.1:%d/sim/confirm?order=%s&amount_fen=%lld\"}",
+                     no, sv->port, no, (long long)fen);
+        else
+            snprintf(inner, sizeof inner, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\"}");
+        json_decref(j);
+        rc = sim__alipay_answer_as(sv, resp, "alipay_trade_precreate_response", inner);
     } else if (method && !strcmp(method, "alipay.trade.refund") && app && !strcmp(app, SIM_ALIPAY_APP) && biz) {
         json_error_t je;
         json_t *j = json_loads(biz, 0, &je);

@@ -7,7 +7,8 @@
  *   POST /pay/alipay/notify   Alipay notification: body exactly "success" once committed;
  *                             "fail" otherwise.
  *   POST /api/v1/orders       create a top-up order (admin token); for WeChat with a
- *                             merchant key, the Native prepay's code_url is in the answer.
+ *                             merchant key, the Native prepay's code_url is in the answer;
+ *                             for Alipay with an app key, the precreate's qr_code.
  *   GET  /api/v1/orders/{no}  an order's state (admin token).
  *   POST /api/v1/reconcile?channel=C  a daily bill in, the discrepancy report out (admin).
  *   POST /api/v1/counter/{payments,refunds,settlements}  staff money at the office (admin).
@@ -335,6 +336,17 @@ int wk_serve_pay_orders_create(wk_http_req *req, wk_http_resp *resp, void *ctx)
             return pay__order_json(resp, 201, &c.o, "prepay_error", d.msg);
         }
         return pay__order_json(resp, 201, &c.o, "code_url", code_url);
+    }
+    if (c.channel == WK_PAY_ALIPAY && g_pay->alipay_app_key) {
+        /* precreate on this HTTP thread: the payer scans qr_code */
+        char qr[1024];
+        wk_diag d = {{0}};
+        if (wk_pay_alipay_precreate(g_pay, g_pay->notify_base_url, c.o.out_trade_no, c.o.amount_fen,
+                                    (int64_t)time(NULL), qr, sizeof qr, &d)) {
+            wk_log(WK_LOG_WARN, "precreate failed", "order=%s why=%s", WK_LOG_Q(c.o.out_trade_no), WK_LOG_Q(d.msg));
+            return pay__order_json(resp, 201, &c.o, "prepay_error", d.msg);
+        }
+        return pay__order_json(resp, 201, &c.o, "qr_code", qr);
     }
     return pay__order_json(resp, 201, &c.o, NULL, NULL);
 }

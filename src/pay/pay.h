@@ -454,6 +454,16 @@ wk_err wk_pay_alipay_refund(const wk_pay_channels *ch, const char *out_trade_no,
                             int64_t amount_fen, const char *reason, int64_t now_s, wk_pay_channel_refund *out,
                             wk_diag *d) WK_MUST_CHECK;
 
+/* Alipay precreate (the QR code the payer scans): alipay.trade.precreate posted to the
+ * gateway with biz_content out_trade_no, total_amount (yuan) and subject, and notify_url =
+ * notify_base_url + /pay/alipay/notify, signed RSA2 with our app key (signing string keeps
+ * sign_type); the alipay_trade_precreate_response object is verified over its exact bytes
+ * before it is read; code 10000 and the same out_trade_no are required and its qr_code is
+ * written into qr_code. Errors as wk_pay_wechat_prepay. */
+wk_err wk_pay_alipay_precreate(const wk_pay_channels *ch, const char *notify_base_url, const char *out_trade_no,
+                               int64_t amount_fen, int64_t now_s, char *qr_code, size_t cap,
+                               wk_diag *d) WK_MUST_CHECK;
+
 /* The raw text of the JSON value of member `name` of the top-level object in json (no
  * parsing of the value: its exact bytes are what Alipay signed). start and vlen locate it.
  * WK_EINVAL when absent or unbalanced. */

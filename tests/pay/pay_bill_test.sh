@@ -6,6 +6,9 @@
 #     tradebill CSV (BOM, CRLF, backticks, summary) has every payment and the refund, and
 #     `wattkeeper reconcile` reports everything matched (the refund too), exit 0;
 #   - Alipay: the same with the GBK business bill;
+#   - Alipay precreate: an order's answer carries the qr_code of the signed
+#     alipay.trade.precreate answer; it opens the payer's page; paid, the order is
+#     credited with the precreate's amount;
 #   - `wattkeeper ledger verify` passes.
 set -euo pipefail
 BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
@@ -112,6 +115,16 @@ for CH in wechat alipay; do
   want bill_payments=3 $CH.r1; want bill_refunds=1 $CH.r1; want matched=4 $CH.r1; want refunds_unmatched=0 $CH.r1
   want unknown_to_channel=0 $CH.r1; want credited_from_bill=0 $CH.r1
 done
+# Alipay precreate: the order's answer carries the signed qr_code, which opens the payer's page
+curl -sS -X POST -H "Authorization: Bearer $TOKEN" -d '{"account_id":2,"amount_fen":700,"channel":"alipay"}' "$H/api/v1/orders" >"$T/qr.json"
+QO=$(sed -n 's/.*"out_trade_no":"\([^"]*\)".*/\1/p' "$T/qr.json")
+QR=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("qr_code",""))' "$T/qr.json")
+[ -n "$QO" ] && case "$QR" in *"order=$QO&amount_fen=700"*) true ;; *) false ;; esac && ok || bad "no qr_code from precreate: $(cat "$T/qr.json")"
+curl -s "$QR" | grep -q "Confirm payment" && ok || bad "qr_code does not open the confirm page"
+curl -s -d "channel=alipay&order=$QO&amount_fen=1&drop_notify=1" "$PS/sim/pay" >/dev/null
+[ "$(status -X POST -H "Authorization: Bearer $TOKEN" "$H/api/v1/orders/$QO/query")" = 200 ] && ok || bad "precreated order query: $(cat "$T/resp")"
+[ "$(q "select amount_fen from pay_payment where out_trade_no = '$QO'")" = 700 ] && ok || bad "precreated order not credited with the precreate's amount"
+grep -q "precreate failed" "$T/serve.log" && bad "precreate failed: $(grep 'precreate failed' "$T/serve.log")" || ok
 head -c 3 "$T/wechat.bill" | od -An -tx1 | grep -q "ef bb bf" && ok || bad "wechat bill without BOM"
 grep -q '^`' "$T/wechat.bill" && grep -q $'\r$' "$T/wechat.bill" && ok || bad "wechat bill without backticks/CRLF"
 iconv -f GBK -t UTF-8 "$T/alipay.bill" | grep -q '^#交易合计：3笔' && ok || bad "alipay bill is not GBK with its footer"
