@@ -19,12 +19,24 @@
  *                               serve unless --drop-notify: a lost notification), and the
  *                               order query (GET /v3/pay/transactions/out-trade-no/...),
  *                               checking the merchant's request signature and signing
- *                               its answers like WeChat Pay
+ *                               its answers like WeChat Pay; refunds (POST
+ *                               /v3/refund/domestic/refunds, alipay.trade.refund on
+ *                               /gateway.do) of what it processed, deduplicated by
+ *                               out_refund_no / out_request_no like the channels;
+ *                               every payment and refund is appended to DIR/processed.tsv;
+ *                               alipay.trade.precreate answers a signed qr_code that opens
+ *                               the confirm page
+ *   paysim bill --dir DIR --channel wechat|alipay --date YYYY-MM-DD --out FILE
+ *                               the channel's daily bill (Beijing day) of DIR/processed.tsv:
+ *                               WeChat tradebill CSV (BOM, CRLF, backticks, summary), Alipay
+ *                               business bill (GBK, '#' preamble and footer, TAB padding)
  */
 #include <curl/curl.h>
+#include <iconv.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +291,17 @@ typedef struct sim_order {
     bool alipay;
 } sim_order;
 
+#define SIM_REFUNDS_MAX 1024
+
+typedef struct sim_refund {
+    char out_refund_no[WK_PAY_ID_MAX];
+    char refund_id[WK_PAY_ID_MAX]; /* WeChat's refund_id; Alipay: "" (the request number names it) */
+    char no[WK_PAY_OUT_TRADE_NO_MAX];
+    int64_t amount_fen;
+    int64_t at_s;
+    bool alipay;
+} sim_refund;
+
 typedef struct sim_server {
     const char *dir, *notify_url;
     bool drop_notify;
@@ -289,6 +312,9 @@ typedef struct sim_server {
     pthread_mutex_t mu;
     sim_order orders[SIM_ORDERS_MAX]; /* prepaid and paid orders */
     size_t n;
+    sim_refund refunds[SIM_REFUNDS_MAX]; /* accepted refunds */
+    size_t n_refunds;
+    int64_t next_refund;
     int64_t next_txn;
     int port;
 } sim_server;
@@ -300,6 +326,27 @@ static sim_order *sim__find(sim_server *sv, const char *no)
         if (!strcmp(sv->orders[i].no, no))
             return &sv->orders[i];
     return NULL;
+}
+
+/* Appends one processed event to DIR/processed.tsv (sv->mu held), what `paysim bill`
+ * writes the daily bills from:
+ *   P <channel> <unix_s> <txn> <out_trade_no> <amount_fen>
+ *   R <channel> <unix_s> <txn> <out_trade_no> <amount_fen> <refund_id> <out_refund_no> */
+static void sim__journal(sim_server *sv, char kind, bool alipay, const char *txn, const char *no, int64_t fen,
+                         const char *refund_id, const char *out_refund_no)
+{
+    char path[1024], line[512];
+    snprintf(path, sizeof path, "%s/processed.tsv", sv->dir);
+    int n = kind == 'P' ? snprintf(line, sizeof line, "P\t%s\t%lld\t%s\t%s\t%lld\n", alipay ? "alipay" : "wechat",
+                                   (long long)time(NULL), txn, no, (long long)fen)
+                        : snprintf(line, sizeof line, "R\t%s\t%lld\t%s\t%s\t%lld\t%s\t%s\n", alipay ? "alipay" : "wechat",
+                                   (long long)time(NULL), txn, no, (long long)fen, refund_id[0] ? refund_id : "-",
+                                   out_refund_no);
+    FILE *f = n > 0 && (size_t)n < sizeof line ? fopen(path, "a") : NULL;
+    if (!f || fputs(line, f) < 0)
+        fprintf(stderr, "paysim: cannot append to %s\n", path);
+    if (f)
+        fclose(f);
 }
 
 static volatile sig_atomic_t sim__stop;
@@ -457,6 +504,7 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
             snprintf(o->txn, sizeof o->txn, "2026000022001400%012lld", (long long)++sv->next_txn);
         else
             snprintf(o->txn, sizeof o->txn, "4200009900%018lld", (long long)++sv->next_txn);
+        sim__journal(sv, 'P', alipay, o->txn, o->no, o->amount_fen, NULL, NULL);
     }
     if (o) {
         snprintf(p.txn_id, sizeof p.txn_id, "%s", o->txn);
@@ -556,15 +604,145 @@ static int sim__prepay(wk_http_req *req, wk_http_resp *resp, void *ctx)
     return rc;
 }
 
+/* Accepts a refund of order no (sv->mu held): an earlier refund with out_refund_no is
+ * answered again (the channels deduplicate by it; a different order or amount is a
+ * conflict: NULL with *why), the order must be paid through the channel and the amount fit
+ * what is left of it. */
+static sim_refund *sim__refund(sim_server *sv, bool alipay, const char *no, const char *out_refund_no,
+                               int64_t amount_fen, const char **why)
+{
+    int64_t refunded = 0;
+    for (size_t i = 0; i < sv->n_refunds; i++) {
+        sim_refund *r = &sv->refunds[i];
+        if (r->alipay == alipay && !strcmp(r->out_refund_no, out_refund_no)) {
+            if (strcmp(r->no, no) || r->amount_fen != amount_fen) {
+                *why = "out_refund_no used for another refund";
+                return NULL;
+            }
+            return r;
+        }
+        if (!strcmp(r->no, no))
+            refunded += r->amount_fen;
+    }
+    sim_order *o = sim__find(sv, no);
+    if (!o || !o->txn[0] || o->alipay != alipay) {
+        *why = "order not paid";
+        return NULL;
+    }
+    if (amount_fen <= 0 || amount_fen > o->amount_fen - refunded) {
+        *why = "refund amount exceeds what is left";
+        return NULL;
+    }
+    if (sv->n_refunds >= SIM_REFUNDS_MAX || strlen(out_refund_no) >= WK_PAY_ID_MAX) {
+        *why = "full";
+        return NULL;
+    }
+    sim_refund *r = &sv->refunds[sv->n_refunds++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->out_refund_no, sizeof r->out_refund_no, "%s", out_refund_no);
+    snprintf(r->no, sizeof r->no, "%s", no);
+    if (!alipay)
+        snprintf(r->refund_id, sizeof r->refund_id, "5030000000%018lld", (long long)++sv->next_refund);
+    r->amount_fen = amount_fen;
+    r->at_s = (int64_t)time(NULL);
+    r->alipay = alipay;
+    sim__journal(sv, 'R', alipay, o->txn, no, amount_fen, r->refund_id, out_refund_no);
+    return r;
+}
+
+/* POST /v3/refund/domestic/refunds: the merchant's refund request, answered SUCCESS. */
+static int sim__wechat_refund(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    sim_server *sv = ctx;
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    if (!sim__merchant_ok(sv, wk_http_req_header(req, "Authorization"), "POST", wk_http_req_path(req), body))
+        return sim__signed(sv, resp, 401, "{\"code\":\"SIGN_ERROR\",\"message\":\"bad merchant signature\"}");
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    const char *no = json_string_value(json_object_get(j, "out_trade_no")),
+               *orn = json_string_value(json_object_get(j, "out_refund_no")),
+               *cur = json_string_value(json_object_get(json_object_get(j, "amount"), "currency"));
+    json_t *amt = json_object_get(json_object_get(j, "amount"), "refund"),
+           *total = json_object_get(json_object_get(j, "amount"), "total");
+    int rc;
+    if (!no || !orn || !json_is_integer(amt) || !json_is_integer(total) || !cur || strcmp(cur, "CNY")) {
+        rc = sim__signed(sv, resp, 400, "{\"code\":\"PARAM_ERROR\",\"message\":\"bad refund request\"}");
+    } else {
+        const char *why = NULL;
+        char out[1024];
+        pthread_mutex_lock(&sv->mu);
+        sim_order *o = sim__find(sv, no);
+        sim_refund *r = o && o->amount_fen != json_integer_value(total)
+                            ? NULL
+                            : sim__refund(sv, false, no, orn, json_integer_value(amt), &why);
+        if (r)
+            snprintf(out, sizeof out,
+                     "{\"refund_id\":\"%s\",\"out_refund_no\":\"%s\",\"transaction_id\":\"%s\",\"out_trade_no\":\"%s\","
+                     "\"channel\":\"ORIGINAL\",\"user_received_account\":\"\u652f\u4ed8\u7528\u6237\u96f6\u94b1\","
+                     "\"status\":\"SUCCESS\",\"amount\":{\"total\":%lld,\"refund\":%lld,\"payer_total\":%lld,"
+                     "\"payer_refund\":%lld,\"settlement_refund\":%lld,\"settlement_total\":%lld,"
+                     "\"discount_refund\":0,\"currency\":\"CNY\"}}",
+                     r->refund_id, r->out_refund_no, o->txn, r->no, (long long)o->amount_fen, (long long)r->amount_fen,
+                     (long long)o->amount_fen, (long long)r->amount_fen, (long long)r->amount_fen,
+                     (long long)o->amount_fen);
+        else
+            snprintf(out, sizeof out, "{\"code\":\"%s\",\"message\":\"%s\"}",
+                     !o ? "RESOURCE_NOT_EXISTS" : "INVALID_REQUEST", why ? why : "amount.total differs");
+        pthread_mutex_unlock(&sv->mu);
+        rc = sim__signed(sv, resp, r ? 200 : !o ? 404 : 400, out);
+    }
+    json_decref(j);
+    return rc;
+}
+
 /* Answers Alipay-style: {"<method>_response": {...}, "sign": RSA2 over the exact object}. */
-static int sim__alipay_answer(sim_server *sv, wk_http_resp *resp, const char *inner)
+static int sim__alipay_answer_as(sim_server *sv, wk_http_resp *resp, const char *member, const char *inner)
 {
     char sig[512], out[2048];
     wk_diag d;
     if (wk_pay_rsa_sign(sv->alipay, inner, strlen(inner), sig, sizeof sig, &d))
         return -1;
-    snprintf(out, sizeof out, "{\"alipay_trade_query_response\":%s,\"sign\":\"%s\"}", inner, sig);
+    snprintf(out, sizeof out, "{\"%s\":%s,\"sign\":\"%s\"}", member, inner, sig);
     return wk_http_resp_json(resp, 200, out) ? -1 : 0;
+}
+
+static int sim__alipay_answer(sim_server *sv, wk_http_resp *resp, const char *inner)
+{
+    return sim__alipay_answer_as(sv, resp, "alipay_trade_query_response", inner);
+}
+
+/* alipay.trade.refund with biz_content j: the refund answered like Alipay. */
+static int sim__alipay_refund(sim_server *sv, wk_http_resp *resp, json_t *j)
+{
+    const char *no = json_string_value(json_object_get(j, "out_trade_no")),
+               *orn = json_string_value(json_object_get(j, "out_request_no")),
+               *amt = json_string_value(json_object_get(j, "refund_amount"));
+    int64_t fen = 0;
+    char inner[1024];
+    if (!no || !amt || wk_dec_parse_str(amt, 2, &fen, NULL) || fen <= 0)
+        return sim__alipay_answer_as(sv, resp, "alipay_trade_refund_response",
+                                     "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\"}");
+    const char *why = NULL;
+    pthread_mutex_lock(&sv->mu);
+    sim_refund *r = sim__refund(sv, true, no, orn ? orn : no, fen, &why);
+    sim_order *o = sim__find(sv, no);
+    if (r) {
+        int64_t total = 0;
+        for (size_t i = 0; i < sv->n_refunds; i++)
+            if (sv->refunds[i].alipay && !strcmp(sv->refunds[i].no, no))
+                total += sv->refunds[i].amount_fen;
+        snprintf(inner, sizeof inner,
+                 "{\"code\":\"10000\",\"msg\":\"Success\",\"trade_no\":\"%s\",\"out_trade_no\":\"%s\","
+                 "\"buyer_logon_id\":\"159****5620\",\"fund_change\":\"Y\",\"refund_fee\":\"%lld.%02lld\"}",
+                 o->txn, no, (long long)(total / 100), (long long)(total % 100));
+    } else {
+        snprintf(inner, sizeof inner,
+                 "{\"code\":\"40004\",\"msg\":\"Business Failed\",\"sub_code\":\"%s\",\"sub_msg\":\"%s\"}",
+                 !o ? "ACQ.TRADE_NOT_EXIST" : "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", why ? why : "");
+    }
+    pthread_mutex_unlock(&sv->mu);
+    return sim__alipay_answer_as(sv, resp, "alipay_trade_refund_response", inner);
 }
 
 /* POST /gateway.do: alipay.trade.query, the app's RSA2 request signature checked. */
@@ -586,6 +764,45 @@ static int sim__gateway(wk_http_req *req, wk_http_resp *resp, void *ctx)
         wk_pay_rsa_verify(sv->alipay_app, s, n, sign, strlen(sign), &d)) {
         rc = sim__alipay_answer(sv, resp, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\",\"sub_code\":"
                                           "\"isv.invalid-signature\"}");
+    } else if (method && !strcmp(method, "alipay.trade.precreate") && app && !strcmp(app, SIM_ALIPAY_APP) && biz) {
+        json_error_t je;
+        json_t *j = json_loads(biz, 0, &je);
+        const char *no = json_string_value(json_object_get(j, "out_trade_no")),
+                   *amt = json_string_value(json_object_get(j, "total_amount")),
+                   *url = wk_pay_form_get(&f, "notify_url");
+        int64_t fen = 0;
+        char inner[1024];
+        sim_order *o = NULL;
+        if (no && amt && !wk_dec_parse_str(amt, 2, &fen, NULL) && fen > 0 && strlen(no) < WK_PAY_OUT_TRADE_NO_MAX &&
+            (!url || strlen(url) < sizeof sv->orders[0].notify_url)) {
+            pthread_mutex_lock(&sv->mu);
+            o = sim__find(sv, no);
+            if (!o && sv->n < SIM_ORDERS_MAX) {
+                o = &sv->orders[sv->n++];
+                memset(o, 0, sizeof *o);
+                snprintf(o->no, sizeof o->no, "%s", no);
+            }
+            if (o && !o->txn[0]) {
+                o->amount_fen = fen;
+                o->alipay = true;
+                snprintf(o->notify_url, sizeof o->notify_url, "%s", url ? url : "");
+            }
+            pthread_mutex_unlock(&sv->mu);
+        }
+        if (o)
+            snprintf(inner, sizeof inner,
+                     "{\"code\":\"10000\",\"msg\":\"Success\",\"out_trade_no\":\"%s\",\"qr_code\":"
+                     "\"http://127.0.0.1:%d/sim/confirm?order=%s&amount_fen=%lld\"}",
+                     no, sv->port, no, (long long)fen);
+        else
+            snprintf(inner, sizeof inner, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\"}");
+        json_decref(j);
+        rc = sim__alipay_answer_as(sv, resp, "alipay_trade_precreate_response", inner);
+    } else if (method && !strcmp(method, "alipay.trade.refund") && app && !strcmp(app, SIM_ALIPAY_APP) && biz) {
+        json_error_t je;
+        json_t *j = json_loads(biz, 0, &je);
+        rc = sim__alipay_refund(sv, resp, j);
+        json_decref(j);
     } else if (!method || strcmp(method, "alipay.trade.query") || !app || strcmp(app, SIM_ALIPAY_APP) || !biz) {
         rc = sim__alipay_answer(sv, resp, "{\"code\":\"40002\",\"msg\":\"Invalid Arguments\"}");
     } else {
@@ -656,6 +873,7 @@ static int sim__serve(wk_opt *o, size_t n)
         {"POST", "/sim/pay", sim__pay, &sv, 4096, "pay"},
         {"POST", "/v3/pay/transactions/native", sim__prepay, &sv, 8192, "prepay"},
         {"POST", "/gateway.do", sim__gateway, &sv, 8192, "alipay gateway"},
+        {"POST", "/v3/refund/domestic/refunds", sim__wechat_refund, &sv, 8192, "refund"},
     };
     wk_http *h = NULL;
     int rc = 1;
@@ -684,6 +902,171 @@ done:
     return rc;
 }
 
+/* ---- paysim bill: the daily bill files of what paysim serve processed ---- */
+
+typedef struct sim_bill {
+    char *buf; /* wk_malloc'd, UTF-8 */
+    size_t n, cap;
+    bool overflow;
+} sim_bill;
+
+static void sim__bprintf(sim_bill *b, const char *fmt, ...) WK_PRINTF(2, 3);
+static void sim__bprintf(sim_bill *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = b->overflow ? -1 : vsnprintf(b->buf + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= b->cap - b->n)
+        b->overflow = true;
+    else
+        b->n += (size_t)n;
+}
+
+/* "12.34" / "-0.50" for fen. */
+static const char *sim__yuan(int64_t fen, char *buf, size_t cap)
+{
+    int64_t a = fen < 0 ? -fen : fen;
+    snprintf(buf, cap, "%s%lld.%02lld", fen < 0 ? "-" : "", (long long)(a / 100), (long long)(a % 100));
+    return buf;
+}
+
+static int sim__bill(wk_opt *o, size_t n)
+{
+    const char *dir = wk_args_get(o, n, "dir"), *chs = wk_args_get(o, n, "channel"),
+               *date = wk_args_get(o, n, "date"), *out = wk_args_get(o, n, "out");
+    wk_pay_channel ch;
+    int64_t day;
+    wk_diag d = {{0}};
+    if (!dir || !out || !date || wk_pay_channel_parse(chs, &ch, &d) || wk_date_parse(date, strlen(date), &day, &d)) {
+        fputs("wattkeeper paysim bill: needs --dir DIR --channel wechat|alipay --date YYYY-MM-DD --out FILE\n", stderr);
+        return 2;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/processed.tsv", dir);
+    FILE *in = fopen(path, "r");
+    sim_bill b = {.cap = 4u << 20};
+    b.buf = wk_malloc(b.cap);
+    if (!b.buf) {
+        if (in)
+            fclose(in);
+        return 1;
+    }
+    b.buf[0] = 0;
+    const bool ali = ch == WK_PAY_ALIPAY;
+    if (!ali) {
+        sim__bprintf(&b, "\xef\xbb\xbf\xe4\xba\xa4\xe6\x98\x93\xe6\x97\xb6\xe9\x97\xb4"); /* BOM + 交易时间 */
+        sim__bprintf(&b, ",公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,"
+                         "货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,"
+                         "商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注\r\n");
+    } else {
+        sim__bprintf(&b, "#支付宝业务明细查询\n#账号：[%s]\n#起始日期：[%s 00:00:00]   终止日期：[%s 23:59:59]\n"
+                         "#-----------------------------------------业务明细列表----------------------------------------\n"
+                         "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,"
+                         "订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,"
+                         "券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注\n",
+                     SIM_ALIPAY_SELLER, date, date);
+    }
+    int64_t n_pay = 0, n_ref = 0, pay_fen = 0, ref_fen = 0;
+    char line[512];
+    while (in && fgets(line, sizeof line, in)) {
+        char *f[8] = {0};
+        size_t nf = 0;
+        for (char *p = line; nf < 8;) {
+            f[nf++] = p;
+            char *t = strpbrk(p, "\t\n");
+            if (!t)
+                break;
+            bool end = *t == '\n';
+            *t = 0;
+            if (end)
+                break;
+            p = t + 1;
+        }
+        int64_t ts, fen;
+        bool refund = f[0] && !strcmp(f[0], "R");
+        if (nf < (refund ? 8u : 6u) || strcmp(f[1], chs) || wk_dec_parse_str(f[2], 0, &ts, NULL) ||
+            wk_dec_parse_str(f[5], 0, &fen, NULL))
+            continue;
+        int64_t local = ts + 8 * 3600, rday = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+        if (rday != day)
+            continue;
+        char iso[40], when[24], a[32];
+        wk_time_format(ts, 8 * 3600, iso, sizeof iso);
+        snprintf(when, sizeof when, "%.10s %.8s", iso, iso + 11);
+        sim__yuan(refund ? -fen : fen, a, sizeof a);
+        if (!ali && !refund)
+            sim__bprintf(&b,
+                         "`%s,`%s,`%s,`0,`,`%s,`%s,`oSandboxPayer,`NATIVE,`SUCCESS,`OTHERS,`CNY,`%s,`0.00,`0,`0,`0.00,"
+                         "`0.00,`,`,`\xe7\x94\xb5\xe8\xb4\xb9,`,`0.00000,`0.60%%,`%s,`0.00,`\r\n",
+                         when, SIM_APPID, SIM_MCHID, f[3], f[4], a, a);
+        else if (!ali)
+            sim__bprintf(&b,
+                         "`%s,`%s,`%s,`0,`,`%s,`%s,`oSandboxPayer,`NATIVE,`REFUND,`OTHERS,`CNY,`0.00,`0.00,`%s,`%s,`%s,"
+                         "`0.00,`ORIGINAL,`SUCCESS,`\xe7\x94\xb5\xe8\xb4\xb9,`,`0.00000,`0.60%%,`0.00,`%s,`\r\n",
+                         when, SIM_APPID, SIM_MCHID, f[3], f[4], f[6], f[7], a + 1, a + 1);
+        else
+            sim__bprintf(&b, "%s\t,%s\t,%s,电费,%s,%s,,,,,buyer,%s,%s,0.00,0.00,0.00,0.00,0.00,,0.00,0.00,%s%s,0.00,0.00,\n",
+                         f[3], f[4], refund ? "退款" : "交易", when, when, a, a, refund ? f[7] : "", refund ? "\t" : "");
+        if (refund)
+            n_ref++, ref_fen += fen;
+        else
+            n_pay++, pay_fen += fen;
+    }
+    if (in)
+        fclose(in);
+    char a1[32], a2[32];
+    if (!ali) {
+        sim__bprintf(&b, "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n");
+        sim__bprintf(&b, "`%lld,`%s,`%s,`0.00,`0.00000,`%s,`%s\r\n", (long long)(n_pay + n_ref),
+                     sim__yuan(pay_fen, a1, sizeof a1), sim__yuan(ref_fen, a2, sizeof a2), a1, a2);
+    } else {
+        sim__bprintf(&b, "#-----------------------------------------业务明细列表结束------------------------------------\n"
+                         "#交易合计：%lld笔，商家实收共%s元，商家优惠共0.00元\n",
+                     (long long)n_pay, sim__yuan(pay_fen, a1, sizeof a1));
+        sim__bprintf(&b, "#退款合计：%lld笔，商家实收退款共%s元，商家优惠退款共0.00元\n#导出时间：[%s 09:00:00]\n",
+                     (long long)n_ref, sim__yuan(-ref_fen, a2, sizeof a2), date);
+    }
+    int rc = 1;
+    char *gbk = NULL;
+    const char *data = b.buf;
+    size_t len = b.n;
+    if (b.overflow) {
+        fputs("wattkeeper paysim bill: more than 4 MiB of rows\n", stderr);
+        goto done;
+    }
+    if (ali) { /* Alipay sends GBK */
+        iconv_t cd = iconv_open("GB18030", "UTF-8");
+        size_t cap = b.n * 2 + 16, left = cap, inl = b.n;
+        gbk = cd != (iconv_t)-1 ? wk_malloc(cap) : NULL;
+        char *ip = b.buf, *op = gbk;
+        if (!gbk || iconv(cd, &ip, &inl, &op, &left) == (size_t)-1) {
+            fputs("wattkeeper paysim bill: GBK conversion failed\n", stderr);
+            if (cd != (iconv_t)-1)
+                iconv_close(cd);
+            goto done;
+        }
+        iconv_close(cd);
+        data = gbk;
+        len = cap - left;
+    }
+    FILE *w = fopen(out, "wb");
+    if (!w || fwrite(data, 1, len, w) != len) {
+        fprintf(stderr, "wattkeeper paysim bill: cannot write %s\n", out);
+        if (w)
+            fclose(w);
+        goto done;
+    }
+    if (fclose(w) == 0) {
+        printf("%s bill %s: %lld payments, %lld refunds -> %s\n", chs, date, (long long)n_pay, (long long)n_ref, out);
+        rc = 0;
+    }
+done:
+    wk_free(gbk);
+    wk_free(b.buf);
+    return rc;
+}
+
 int wk_cmd_paysim(int argc, char **argv)
 {
     static const char usage[] =
@@ -691,7 +1074,8 @@ int wk_cmd_paysim(int argc, char **argv)
         "       wattkeeper paysim notify --dir DIR --channel wechat|alipay --order OUT_TRADE_NO\n"
         "                        --amount-fen N --txn CHANNEL_TXN_ID [--state STATE]\n"
         "                        [--url URL [--attempts N] [--retry-ms MS]] [--out PREFIX]\n"
-        "       wattkeeper paysim serve --dir DIR [--port N] [--notify-url URL] [--drop-notify]\n";
+        "       wattkeeper paysim serve --dir DIR [--port N] [--notify-url URL] [--drop-notify]\n"
+        "       wattkeeper paysim bill --dir DIR --channel wechat|alipay --date YYYY-MM-DD --out FILE\n";
     if (argc < 2 || !strcmp(argv[1], "--help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         if (argc >= 2)
@@ -704,7 +1088,7 @@ int wk_cmd_paysim(int argc, char **argv)
                   {"amount-fen", true, NULL}, {"txn", true, NULL},    {"state", true, NULL},
                   {"url", true, NULL},      {"out", true, NULL},      {"attempts", true, NULL},
                   {"retry-ms", true, NULL}, {"port", true, NULL},      {"notify-url", true, NULL},
-                  {"drop-notify", false, NULL}};
+                  {"drop-notify", false, NULL}, {"date", true, NULL}};
     size_t n = sizeof o / sizeof o[0];
     wk_args a;
     if (!wk_args_parse("paysim", argc, argv, 2, o, n, &a) || a.n_pos) {
@@ -723,6 +1107,8 @@ int wk_cmd_paysim(int argc, char **argv)
         return sim__notify(o, n);
     if (!strcmp(argv[1], "serve"))
         return sim__serve(o, n);
+    if (!strcmp(argv[1], "bill"))
+        return sim__bill(o, n);
     fputs(usage, stderr);
     return 2;
 }

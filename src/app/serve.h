@@ -74,6 +74,7 @@ int wk_serve_pay_orders_get(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_reconcile(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_counter(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_orders_query(wk_http_req *req, wk_http_resp *resp, void *ctx);
+int wk_serve_pay_refunds(wk_http_req *req, wk_http_resp *resp, void *ctx);
 
 /* The loaded configuration (read-only; lives as long as s). */
 const struct wk_config *wk_serve_config(wk_serve *s);

@@ -137,6 +137,7 @@ wk_err wk_serve_http_start(wk_serve *s, const char *host, int port, wk_http **ou
         {"POST", "/api/v1/reconcile", wk_serve_pay_reconcile, s, 16u << 20, "reconcile"},
         {"POST", "/api/v1/counter/*", wk_serve_pay_counter, s, 4096, "counter"},
         {"POST", "/api/v1/orders/*", wk_serve_pay_orders_query, s, 0, "orders query"},
+        {"POST", "/api/v1/refunds", wk_serve_pay_refunds, s, 4096, "refunds"},
     };
     return wk_serve_web_start(s, &o, routes, sizeof routes / sizeof routes[0], out, d);
 }

@@ -7,11 +7,13 @@
  *   POST /pay/alipay/notify   Alipay notification: body exactly "success" once committed;
  *                             "fail" otherwise.
  *   POST /api/v1/orders       create a top-up order (admin token); for WeChat with a
- *                             merchant key, the Native prepay's code_url is in the answer.
+ *                             merchant key, the Native prepay's code_url is in the answer;
+ *                             for Alipay with an app key, the precreate's qr_code.
  *   GET  /api/v1/orders/{no}  an order's state (admin token).
  *   POST /api/v1/reconcile?channel=C  a daily bill in, the discrepancy report out (admin).
  *   POST /api/v1/counter/{payments,refunds,settlements}  staff money at the office (admin).
  *   POST /api/v1/orders/{no}/query  ask the channel about an order stuck in created (admin).
+ *   POST /api/v1/refunds      refund a credited order through its channel (admin).
  *
  * Verification (signature, window, decryption, business facts) runs on the HTTP thread and
  * touches no state; only the credit goes to the main loop (serve.h). The channel is
@@ -74,6 +76,42 @@ static int pay__credit(wk_serve *s, const wk_pay_payment *p, wk_diag *d)
     return 200;
 }
 
+typedef struct notice_call {
+    wk_pay_channel channel;
+    char kind[64], ref[WK_PAY_ID_MAX], out_trade_no[WK_PAY_OUT_TRADE_NO_MAX];
+    int64_t amount_fen;
+    bool duplicate, refund_known;
+} notice_call;
+
+static wk_err pay__notice_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    notice_call *c = ctx;
+    return wk_pay_notice_record(env->st, c->channel, c->kind, c->ref, c->out_trade_no, c->amount_fen, env->now_ms,
+                                &c->duplicate, &c->refund_known, d);
+}
+
+/* Records a verified notification that is not a payment; returns the HTTP status class. */
+static int pay__notice(wk_serve *s, wk_pay_channel ch, const char *kind, const char *ref, const char *out_trade_no,
+                       int64_t amount_fen, wk_diag *d)
+{
+    notice_call c = {.channel = ch, .amount_fen = amount_fen};
+    snprintf(c.kind, sizeof c.kind, "%s", kind);
+    snprintf(c.ref, sizeof c.ref, "%s", ref);
+    snprintf(c.out_trade_no, sizeof c.out_trade_no, "%s", out_trade_no);
+    wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = pay__notice_fn, .ctx = &c};
+    wk_err e = wk_serve_submit(s, &r, PAY__SUBMIT_MS);
+    if (e || r.result) {
+        *d = r.diag;
+        wk_log(WK_LOG_WARN, "notification not recorded", "channel=%s kind=%s ref=%s why=%s", wk_pay_channel_str(ch),
+               WK_LOG_Q(c.kind), WK_LOG_Q(c.ref), WK_LOG_Q(e ? "not answered in time" : r.diag.msg));
+        return e ? 503 : 500;
+    }
+    wk_log(WK_LOG_INFO, c.duplicate ? "notification recorded before" : "notification recorded (not a payment)",
+           "channel=%s kind=%s ref=%s order=%s refund_known=%s", wk_pay_channel_str(ch), WK_LOG_Q(c.kind),
+           WK_LOG_Q(c.ref), WK_LOG_Q(c.out_trade_no), c.refund_known ? "true" : "false");
+    return 200;
+}
+
 static int pay__wechat_fail(wk_http_resp *resp, int status)
 {
     return wk_http_resp_json(resp, status, "{\"code\":\"FAIL\",\"message\":\"\xe5\xa4\xb1\xe8\xb4\xa5\"}") ? -1 : 0;
@@ -100,8 +138,19 @@ int wk_serve_pay_wechat_notify(wk_http_req *req, wk_http_resp *resp, void *ctx)
     wk_pay_payment p;
     if (!e)
         e = wk_pay_wechat_decrypt(&g_pay->wechat, body, len, ev, sizeof ev, plain, sizeof plain, &n, &d);
-    if (!e && strcmp(ev, "TRANSACTION.SUCCESS"))
+    if (!e && !strncmp(ev, "REFUND.", 7)) {
+        /* authentic and not a payment: acknowledged and recorded, never credited */
+        wk_pay_channel_refund rf;
+        if (!(e = wk_pay_wechat_refund_notice(&g_pay->wechat, plain, n, &rf, &d))) {
+            int st = pay__notice(s, WK_PAY_WECHAT, ev, rf.refund_id, rf.out_trade_no, rf.amount_fen, &d);
+            if (st != 200)
+                return pay__wechat_fail(resp, st);
+            wk_http_resp_status(resp, 204);
+            return 0;
+        }
+    } else if (!e && strcmp(ev, "TRANSACTION.SUCCESS")) {
         e = wk_diag_set(&d, WK_ECONFLICT, "event_type: %.40s is not a payment", ev);
+    }
     if (!e)
         e = wk_pay_wechat_transaction(&g_pay->wechat, plain, n, &p, &d);
     if (e) {
@@ -136,6 +185,12 @@ int wk_serve_pay_alipay_notify(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (!e) {
         e = wk_pay_alipay_verify(&g_pay->alipay, &f, &p, &d);
         wk_pay_form_free(&f);
+    }
+    if (e == WK_ECONFLICT && p.status[0]) {
+        /* authentic and not a payment (TRADE_CLOSED, ...): acknowledged and recorded */
+        int st = pay__notice(s, WK_PAY_ALIPAY, p.status, p.txn_id[0] ? p.txn_id : p.out_trade_no, p.out_trade_no, 0,
+                             &d);
+        return st == 200 ? pay__alipay_answer(resp, 200, "success") : pay__alipay_answer(resp, st, "fail");
     }
     if (e) {
         wk_log(WK_LOG_WARN, "alipay notification rejected", "error=%s why=%s", wk_err_str(e), WK_LOG_Q(d.msg));
@@ -281,6 +336,17 @@ int wk_serve_pay_orders_create(wk_http_req *req, wk_http_resp *resp, void *ctx)
             return pay__order_json(resp, 201, &c.o, "prepay_error", d.msg);
         }
         return pay__order_json(resp, 201, &c.o, "code_url", code_url);
+    }
+    if (c.channel == WK_PAY_ALIPAY && g_pay->alipay_app_key) {
+        /* precreate on this HTTP thread: the payer scans qr_code */
+        char qr[1024];
+        wk_diag d = {{0}};
+        if (wk_pay_alipay_precreate(g_pay, g_pay->notify_base_url, c.o.out_trade_no, c.o.amount_fen,
+                                    (int64_t)time(NULL), qr, sizeof qr, &d)) {
+            wk_log(WK_LOG_WARN, "precreate failed", "order=%s why=%s", WK_LOG_Q(c.o.out_trade_no), WK_LOG_Q(d.msg));
+            return pay__order_json(resp, 201, &c.o, "prepay_error", d.msg);
+        }
+        return pay__order_json(resp, 201, &c.o, "qr_code", qr);
     }
     return pay__order_json(resp, 201, &c.o, NULL, NULL);
 }
@@ -531,6 +597,167 @@ int wk_serve_pay_orders_query(wk_http_req *req, wk_http_resp *resp, void *ctx)
              c->oc.out_trade_no, wk_pay_order_state_str(c->oc.o.state), c->p.status,
              paid && !c->duplicate ? "true" : "false");
     rc = wk_http_resp_json(resp, 200, out) ? -1 : 0;
+done:
+    wk_free(c);
+    return rc;
+}
+
+/* ---- channel refunds ---- */
+
+/* Like pay__submit_answer, naming the refund fields. */
+static int pay__refund_answer(wk_http_resp *resp, wk_err e, const wk_serve_req *r)
+{
+    static const char *const fields[] = {"amount_fen", "out_refund_no", "out_trade_no", "refund_id", "channel",
+                                         "operator", "reason", "account_id"};
+    if (e || !r->result)
+        return pay__submit_answer(resp, e, r);
+    const char *field = NULL;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0] && !field; i++)
+        if (!strncmp(r->diag.msg, fields[i], strlen(fields[i])))
+            field = fields[i];
+    int st = r->result == WK_ERANGE || r->result == WK_EINVAL ? 400
+             : r->result == WK_ENOTFOUND                      ? 404
+             : r->result == WK_ECONFLICT                      ? 409
+                                                              : 500;
+    return pay__err(resp, st, st == 400 ? "invalid" : st == 404 ? "not_found" : st == 409 ? "conflict" : "internal",
+                    r->diag.msg, field);
+}
+
+typedef struct refund_call {
+    char out_trade_no[WK_PAY_OUT_TRADE_NO_MAX], out_refund_no[WK_PAY_ID_MAX];
+    char op[129], reason[201];
+    int64_t amount_fen;
+    wk_pay_order o;
+    wk_pay_channel_refund r;
+    bool existed;
+} refund_call;
+
+static wk_err pay__refund_check_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    refund_call *c = ctx;
+    return wk_pay_refund_check(env->hd, c->out_trade_no, c->out_refund_no, c->amount_fen, env->now_ms, &c->o, &c->r,
+                               &c->existed, d);
+}
+
+static wk_err pay__refund_book_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
+{
+    refund_call *c = ctx;
+    return wk_pay_refund_book(env->hd, &c->r, c->op, c->reason, env->now_ms, &c->existed, d);
+}
+
+static int pay__refund_json(wk_http_resp *resp, int status, const refund_call *c)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:b}", "channel", wk_pay_channel_str(c->o.channel),
+                          "out_trade_no", c->out_trade_no, "out_refund_no", c->out_refund_no, "refund_id",
+                          c->r.refund_id, "amount_fen", (json_int_t)c->amount_fen, "status", c->r.status, "existed",
+                          (int)c->existed);
+    char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int rc = out && !wk_http_resp_json(resp, status, out) ? 0 : -1;
+    free(out);
+    return rc;
+}
+
+/* POST /api/v1/refunds {"out_trade_no": "...", "amount_fen": N, "out_refund_no": "...",
+ *   "operator": "...", "reason": "..."}: refunds (part of) a credited order through its
+ * channel. Checked on the main loop (nothing changed), the channel asked on this HTTP
+ * thread (its answer verified), then booked once on the main loop. A repeated
+ * out_refund_no answers the booked refund (200, existed); the channel deduplicates by
+ * out_refund_no too, so a retry after a failed booking books the channel's refund once. */
+int wk_serve_pay_refunds(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    wk_serve *s = ctx;
+    if (!wk_serve_http_authorized(s, req))
+        return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
+    if (!g_pay)
+        return pay__err(resp, 503, "unavailable", "payments are not configured", NULL);
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    json_error_t je;
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return pay__err(resp, 400, "bad_json", "the body must be a JSON object", NULL);
+    }
+    refund_call *c = wk_calloc(1, sizeof *c);
+    if (!c) {
+        json_decref(j);
+        return -1;
+    }
+    json_t *otn = json_object_get(j, "out_trade_no"), *amt = json_object_get(j, "amount_fen"),
+           *orn = json_object_get(j, "out_refund_no"), *op = json_object_get(j, "operator"),
+           *rs = json_object_get(j, "reason"), *v;
+    const char *bad = NULL, *why = NULL, *k;
+    json_object_foreach(j, k, v)
+    {
+        if (strcmp(k, "out_trade_no") && strcmp(k, "amount_fen") && strcmp(k, "out_refund_no") &&
+            strcmp(k, "operator") && strcmp(k, "reason"))
+            bad = k, why = "unknown field";
+    }
+    if (bad)
+        ;
+    else if (!json_is_string(otn) || json_string_length(otn) == 0 || json_string_length(otn) >= sizeof c->out_trade_no)
+        bad = "out_trade_no", why = "expected the order number";
+    else if (!json_is_integer(amt) || json_integer_value(amt) <= 0)
+        bad = "amount_fen", why = "expected a positive integer number of fen";
+    else if (!json_is_string(orn) || json_string_length(orn) == 0 || json_string_length(orn) >= sizeof c->out_refund_no)
+        bad = "out_refund_no", why = "expected our refund number (1..63 characters, the idempotency key)";
+    else if (!json_is_string(op) || json_string_length(op) == 0 || json_string_length(op) >= sizeof c->op)
+        bad = "operator", why = "expected the operator's name (1..128 bytes)";
+    else if (!json_is_string(rs) || json_string_length(rs) == 0 || json_string_length(rs) >= sizeof c->reason)
+        bad = "reason", why = "expected a reason (1..200 bytes)";
+    int rc;
+    if (bad) {
+        rc = pay__err(resp, 400, "invalid", why, bad);
+        json_decref(j);
+        goto done;
+    }
+    snprintf(c->out_trade_no, sizeof c->out_trade_no, "%s", json_string_value(otn));
+    snprintf(c->out_refund_no, sizeof c->out_refund_no, "%s", json_string_value(orn));
+    snprintf(c->op, sizeof c->op, "%s", json_string_value(op));
+    snprintf(c->reason, sizeof c->reason, "%s", json_string_value(rs));
+    c->amount_fen = json_integer_value(amt);
+    json_decref(j);
+    wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = pay__refund_check_fn, .ctx = c};
+    wk_err e = wk_serve_submit(s, &r, 10000);
+    if (e || r.result) {
+        rc = pay__refund_answer(resp, e, &r);
+        goto done;
+    }
+    if (c->existed) {
+        rc = pay__refund_json(resp, 200, c);
+        goto done;
+    }
+    wk_diag d = {{0}};
+    int64_t now_s = (int64_t)time(NULL);
+    if (c->o.channel == WK_PAY_WECHAT)
+        e = wk_pay_wechat_refund(g_pay, c->out_trade_no, c->out_refund_no, c->amount_fen, c->o.amount_fen, c->reason,
+                                 now_s, &c->r, &d);
+    else
+        e = wk_pay_alipay_refund(g_pay, c->out_trade_no, c->out_refund_no, c->amount_fen, c->reason, now_s, &c->r,
+                                 &d);
+    if (e) {
+        wk_log(WK_LOG_WARN, "channel refund failed", "order=%s out_refund_no=%s error=%s why=%s",
+               WK_LOG_Q(c->out_trade_no), WK_LOG_Q(c->out_refund_no), wk_err_str(e), WK_LOG_Q(d.msg));
+        rc = pay__err(resp, e == WK_EINVAL || e == WK_ERANGE ? 400 : 502, "channel", d.msg, NULL);
+        goto done;
+    }
+    wk_serve_req r2 = {.kind = WK_SERVE_REQ_CALL, .fn = pay__refund_book_fn, .ctx = c};
+    e = wk_serve_submit(s, &r2, 10000);
+    if (e || r2.result) {
+        /* the channel refunded and we could not book it: retrying the same out_refund_no
+         * books it (the channel answers the same refund), reconciliation flags it meanwhile */
+        wk_log(WK_LOG_ERROR, "channel refund not booked", "order=%s out_refund_no=%s refund_id=%s why=%s",
+               WK_LOG_Q(c->out_trade_no), WK_LOG_Q(c->out_refund_no), WK_LOG_Q(c->r.refund_id),
+               WK_LOG_Q(e ? "not answered" : r2.diag.msg));
+        rc = pay__refund_answer(resp, e, &r2);
+        goto done;
+    }
+    wk_log(WK_LOG_INFO, c->existed ? "channel refund: booked before" : "channel refund booked",
+           "channel=%s order=%s refund_id=%s amount_fen=%lld operator=%s reason=%s", wk_pay_channel_str(c->r.channel),
+           WK_LOG_Q(c->out_trade_no), WK_LOG_Q(c->r.refund_id), (long long)c->amount_fen, WK_LOG_Q(c->op),
+           WK_LOG_Q(c->reason));
+    rc = pay__refund_json(resp, c->existed ? 200 : 201, c);
 done:
     wk_free(c);
     return rc;

@@ -190,8 +190,16 @@ wk_err wk_pay_alipay_verify(const wk_pay_alipay_cfg *c, const wk_pay_form *f, wk
         return wk_diag_set(d, WK_ECONFLICT, "app_id: not our app id");
     if (!seller || strcmp(seller, c->seller_id))
         return wk_diag_set(d, WK_ECONFLICT, "seller_id: not our seller");
-    if (!status || (strcmp(status, "TRADE_SUCCESS") && strcmp(status, "TRADE_FINISHED")))
+    if (!status || (strcmp(status, "TRADE_SUCCESS") && strcmp(status, "TRADE_FINISHED"))) {
+        /* authentic, not a payment: the facts for the caller to record (never to credit) */
+        if (status && strlen(status) < sizeof out->status && otn && *otn && strlen(otn) < sizeof out->out_trade_no) {
+            snprintf(out->status, sizeof out->status, "%s", status);
+            snprintf(out->out_trade_no, sizeof out->out_trade_no, "%s", otn);
+            if (trade_no && strlen(trade_no) < sizeof out->txn_id)
+                snprintf(out->txn_id, sizeof out->txn_id, "%s", trade_no);
+        }
         return wk_diag_set(d, WK_ECONFLICT, "trade_status: %.32s is not a payment", status ? status : "(none)");
+    }
     if (!trade_no || !*trade_no || strlen(trade_no) >= sizeof out->txn_id)
         return wk_diag_set(d, WK_EINVAL, "trade_no: missing or too long");
     if (!otn || !*otn || strlen(otn) >= sizeof out->out_trade_no)

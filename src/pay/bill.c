@@ -363,6 +363,34 @@ static int recon__cmp(const void *a, const void *b)
     return strcmp(((const recon_ours *)a)->txn_id, ((const recon_ours *)b)->txn_id);
 }
 
+/* The amount booked in pay_refund for a bill's refund row, or -1: WeChat names the refund
+ * by 微信退款单号 (our refund_id); Alipay by 退款批次号/请求号 (our out_request_no), booked
+ * as "<trade_no>:<out_request_no>". */
+static wk_err recon__refund_booked(wk_store *st, wk_pay_channel c, const wk_pay_bill_row *r, int64_t *booked,
+                                   wk_diag *d)
+{
+    char id[2 * WK_PAY_ID_MAX + 2];
+    *booked = -1;
+    if (!r->refund_id[0])
+        return WK_OK;
+    if (c == WK_PAY_ALIPAY)
+        snprintf(id, sizeof id, "%s:%s", r->txn_id, r->refund_id);
+    else
+        snprintf(id, sizeof id, "%s", r->refund_id);
+    const char *chs = wk_pay_channel_str(c);
+    wk_stmt *s;
+    bool row = false;
+    wk_err e = wk_store_prepare(st, "SELECT amount_fen FROM pay_refund WHERE channel = ? AND refund_id = ?", &s, d);
+    if (e)
+        return e;
+    if (!(e = wk_stmt_bind_text(s, 1, chs, strlen(chs))) && !(e = wk_stmt_bind_text(s, 2, id, strlen(id))))
+        e = wk_stmt_step(s, &row, d);
+    if (!e && row)
+        *booked = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    return e;
+}
+
 wk_err wk_pay_reconcile(wk_headend *hd, const wk_pay_bill *b, int64_t now_ms, wk_pay_recon_report *rep,
                         wk_diag *d)
 {
@@ -413,9 +441,16 @@ wk_err wk_pay_reconcile(wk_headend *hd, const wk_pay_bill *b, int64_t now_ms, wk
         const wk_pay_bill_row *r = &b->rows[i];
         if (r->refund) {
             rep->bill_refunds++;
-            rep->refunds_unmatched++; /* refunds are not booked by this module yet */
-            recon__line(rep, "refund_unmatched txn=%s refund=%s amount_fen=%lld\n", r->txn_id, r->refund_id,
-                        (long long)r->amount_fen);
+            int64_t booked = -1;
+            if ((e = recon__refund_booked(st, b->channel, r, &booked, d)))
+                break;
+            if (booked == r->amount_fen) {
+                rep->matched++;
+            } else {
+                rep->refunds_unmatched++;
+                recon__line(rep, "refund_unmatched txn=%s refund=%s amount_fen=%lld booked_fen=%lld\n", r->txn_id,
+                            r->refund_id, (long long)r->amount_fen, (long long)booked);
+            }
             continue;
         }
         rep->bill_payments++;

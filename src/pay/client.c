@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -414,6 +415,289 @@ wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, 
     snprintf(out->txn_id, sizeof out->txn_id, "%s", trade_no);
     out->amount_fen = fen;
     *paid = true;
+done:
+    json_decref(j);
+    wk_free(r);
+    return e;
+}
+
+/* ---- refunds ---- */
+
+wk_err wk_pay_wechat_refund(const wk_pay_channels *ch, const char *out_trade_no, const char *out_refund_no,
+                            int64_t amount_fen, int64_t total_fen, const char *reason, int64_t now_s,
+                            wk_pay_channel_refund *out, wk_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    out->channel = WK_PAY_WECHAT;
+    if (!ch->wechat_on || !ch->merchant_key)
+        return wk_diag_set(d, WK_EINVAL, "[pay] wechat_merchant_key_file: no merchant key, no refunds");
+    wk_err e = client__otn_ok(out_trade_no, d);
+    if (e)
+        return e;
+    if (!out_refund_no || !*out_refund_no || strlen(out_refund_no) >= WK_PAY_ID_MAX)
+        return wk_diag_set(d, WK_EINVAL, "out_refund_no: 1..63 characters");
+    if (amount_fen <= 0 || amount_fen > total_fen)
+        return wk_diag_set(d, WK_ERANGE, "amount_fen: must be within 1..%lld", (long long)total_fen);
+    json_t *req = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:s}}", "out_trade_no", out_trade_no, "out_refund_no",
+                            out_refund_no, "reason", reason ? reason : "", "amount", "refund", (json_int_t)amount_fen,
+                            "total", (json_int_t)total_fen, "currency", "CNY");
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!body)
+        return wk_diag_set(d, WK_ENOMEM, "refund: out of memory");
+    client_resp *r = wk_calloc(1, sizeof *r);
+    json_t *j = NULL;
+    if (!r) {
+        e = wk_diag_set(d, WK_ENOMEM, "refund: out of memory");
+        goto done;
+    }
+    long status = 0;
+    if ((e = client__call(ch, "POST", "/v3/refund/domestic/refunds", body, now_s, r, &status, d)))
+        goto done;
+    json_error_t je;
+    j = json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, &je);
+    if (status != 200) {
+        e = wk_diag_set(d, WK_EIO, "refund: HTTP %ld %s: %.200s", status,
+                        json_string_value(json_object_get(j, "code")) ? json_string_value(json_object_get(j, "code"))
+                                                                       : "",
+                        json_string_value(json_object_get(j, "message")) ? json_string_value(json_object_get(j, "message"))
+                                                                          : r->body);
+        goto done;
+    }
+    const char *rid = json_string_value(json_object_get(j, "refund_id")),
+               *orn = json_string_value(json_object_get(j, "out_refund_no")),
+               *otn = json_string_value(json_object_get(j, "out_trade_no")),
+               *st = json_string_value(json_object_get(j, "status"));
+    json_t *amt = json_object_get(json_object_get(j, "amount"), "refund");
+    if (!rid || !*rid || strlen(rid) >= sizeof out->refund_id) {
+        e = wk_diag_set(d, WK_EINVAL, "refund_id: missing or malformed in the answer");
+    } else if (!orn || strcmp(orn, out_refund_no)) {
+        e = wk_diag_set(d, WK_ECONFLICT, "out_refund_no: the answer is about refund %.64s", orn ? orn : "(none)");
+    } else if (!otn || strcmp(otn, out_trade_no)) {
+        e = wk_diag_set(d, WK_ECONFLICT, "out_trade_no: the answer is about order %.40s", otn ? otn : "(none)");
+    } else if (!json_is_integer(amt) || json_integer_value(amt) != amount_fen) {
+        e = wk_diag_set(d, WK_ECONFLICT, "amount.refund: the answer's amount differs from the request's");
+    } else if (!st || (strcmp(st, "SUCCESS") && strcmp(st, "PROCESSING"))) {
+        e = wk_diag_set(d, WK_EIO, "status: refund %s is %.30s", rid, st ? st : "(none)");
+    } else {
+        snprintf(out->refund_id, sizeof out->refund_id, "%s", rid);
+        snprintf(out->out_refund_no, sizeof out->out_refund_no, "%s", orn);
+        snprintf(out->out_trade_no, sizeof out->out_trade_no, "%s", otn);
+        snprintf(out->status, sizeof out->status, "%s", st);
+        out->amount_fen = amount_fen;
+    }
+done:
+    json_decref(j);
+    free(body);
+    wk_free(r);
+    return e;
+}
+
+wk_err wk_pay_alipay_refund(const wk_pay_channels *ch, const char *out_trade_no, const char *out_refund_no,
+                            int64_t amount_fen, const char *reason, int64_t now_s, wk_pay_channel_refund *out,
+                            wk_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    out->channel = WK_PAY_ALIPAY;
+    if (!ch->alipay_on || !ch->alipay_app_key)
+        return wk_diag_set(d, WK_EINVAL, "[pay] alipay_app_private_key: no app key, no refunds");
+    wk_err e = client__otn_ok(out_trade_no, d);
+    if (e)
+        return e;
+    if (!out_refund_no || !*out_refund_no || strlen(out_refund_no) >= WK_PAY_ID_MAX)
+        return wk_diag_set(d, WK_EINVAL, "out_refund_no: 1..63 characters");
+    if (amount_fen <= 0)
+        return wk_diag_set(d, WK_ERANGE, "amount_fen: must be positive");
+    char yuan[32], iso[40], ts[32];
+    snprintf(yuan, sizeof yuan, "%lld.%02lld", (long long)(amount_fen / 100), (long long)(amount_fen % 100));
+    wk_time_format(now_s, 8 * 3600, iso, sizeof iso); /* Beijing time */
+    snprintf(ts, sizeof ts, "%.10s %.8s", iso, iso + 11);
+    json_t *bj = json_pack("{s:s, s:s, s:s, s:s}", "out_trade_no", out_trade_no, "refund_amount", yuan,
+                           "out_request_no", out_refund_no, "refund_reason", reason ? reason : "");
+    char *biz = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
+    json_decref(bj);
+    if (!biz)
+        return wk_diag_set(d, WK_ENOMEM, "refund: out of memory");
+    const char *kv[][2] = {{"app_id", ch->alipay.app_id}, {"biz_content", biz}, {"charset", "utf-8"},
+                           {"method", "alipay.trade.refund"}, {"sign_type", "RSA2"}, {"timestamp", ts},
+                           {"version", "1.0"}};
+    char form[4096], s[2048], sig[512];
+    size_t o = 0, so = 0;
+    client_resp *r = NULL;
+    json_t *j = NULL;
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        int n = snprintf(s + so, sizeof s - so, "%s%s=%s", i ? "&" : "", kv[i][0], kv[i][1]);
+        if (!client__param(form, sizeof form, &o, kv[i][0], kv[i][1]) || n < 0 || (size_t)n >= sizeof s - so) {
+            e = wk_diag_set(d, WK_ELIMIT, "refund: request too long");
+            goto done;
+        }
+        so += (size_t)n;
+    }
+    if ((e = wk_pay_rsa_sign(ch->alipay_app_key, s, so, sig, sizeof sig, d)))
+        goto done;
+    if (!client__param(form, sizeof form, &o, "sign", sig)) {
+        e = wk_diag_set(d, WK_ELIMIT, "refund: request too long");
+        goto done;
+    }
+    if (!(r = wk_calloc(1, sizeof *r))) {
+        e = wk_diag_set(d, WK_ENOMEM, "refund: out of memory");
+        goto done;
+    }
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded;charset=utf-8");
+    CURLcode cr = CURLE_FAILED_INIT;
+    long status = 0;
+    if (c && h) {
+        curl_easy_setopt(c, CURLOPT_URL, ch->alipay_gateway);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client__body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        cr = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (cr != CURLE_OK || r->overflow || status != 200) {
+        e = wk_diag_set(d, WK_EIO, "refund %s: %s (HTTP %ld)", ch->alipay_gateway,
+                        r->overflow ? "response too long" : curl_easy_strerror(cr), status);
+        goto done;
+    }
+    size_t at, vl;
+    json_error_t je;
+    if ((e = wk_pay_json_member_raw(r->body, r->n, "alipay_trade_refund_response", &at, &vl, d)))
+        goto done;
+    j = json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, &je);
+    const char *sign = json_string_value(json_object_get(j, "sign"));
+    if (!sign || wk_pay_rsa_verify(ch->alipay.key, r->body + at, vl, sign, strlen(sign), d)) {
+        e = wk_diag_set(d, WK_ECRYPTO, "refund answer: the signature does not verify");
+        goto done;
+    }
+    json_t *resp = json_object_get(j, "alipay_trade_refund_response");
+    const char *code = json_string_value(json_object_get(resp, "code")),
+               *sub = json_string_value(json_object_get(resp, "sub_code")),
+               *trade_no = json_string_value(json_object_get(resp, "trade_no")),
+               *otn = json_string_value(json_object_get(resp, "out_trade_no")),
+               *fc = json_string_value(json_object_get(resp, "fund_change")),
+               *fee = json_string_value(json_object_get(resp, "refund_fee"));
+    int64_t fee_fen = 0;
+    if (!code || strcmp(code, "10000")) {
+        e = wk_diag_set(d, WK_EIO, "refund: Alipay refused: %.20s %.60s", code ? code : "(no code)", sub ? sub : "");
+    } else if (!otn || strcmp(otn, out_trade_no)) {
+        e = wk_diag_set(d, WK_ECONFLICT, "out_trade_no: the answer is about order %.40s", otn ? otn : "(none)");
+    } else if (!trade_no || !*trade_no || strlen(trade_no) + strlen(out_refund_no) + 2 > sizeof out->refund_id) {
+        e = wk_diag_set(d, WK_EINVAL, "trade_no: missing or too long in the answer");
+    } else if (!fc || strcmp(fc, "Y")) {
+        e = wk_diag_set(d, WK_EIO, "fund_change: Alipay moved no money for request %s", out_refund_no);
+    } else if (!fee || wk_dec_parse_str(fee, 2, &fee_fen, NULL) || fee_fen < amount_fen) {
+        e = wk_diag_set(d, WK_ECONFLICT, "refund_fee: the answer's refunded total is below the request");
+    } else {
+        snprintf(out->refund_id, sizeof out->refund_id, "%s:%s", trade_no, out_refund_no);
+        snprintf(out->out_refund_no, sizeof out->out_refund_no, "%s", out_refund_no);
+        snprintf(out->out_trade_no, sizeof out->out_trade_no, "%s", otn);
+        snprintf(out->status, sizeof out->status, "SUCCESS");
+        out->amount_fen = amount_fen;
+    }
+done:
+    json_decref(j);
+    free(biz);
+    wk_free(r);
+    return e;
+}
+
+/* ---- Alipay precreate (QR) ---- */
+
+wk_err wk_pay_alipay_precreate(const wk_pay_channels *ch, const char *notify_base_url, const char *out_trade_no,
+                               int64_t amount_fen, int64_t now_s, char *qr_code, size_t cap, wk_diag *d)
+{
+    if (!ch->alipay_on || !ch->alipay_app_key)
+        return wk_diag_set(d, WK_EINVAL, "[pay] alipay_app_private_key: no app key, no precreate");
+    if (!notify_base_url || !*notify_base_url)
+        return wk_diag_set(d, WK_EINVAL, "[pay] notify_base_url: required for precreate");
+    wk_err e = client__otn_ok(out_trade_no, d);
+    if (e)
+        return e;
+    if (amount_fen <= 0)
+        return wk_diag_set(d, WK_ERANGE, "amount_fen: must be positive");
+    char yuan[32], iso[40], ts[32], notify[600], biz[512];
+    snprintf(yuan, sizeof yuan, "%lld.%02lld", (long long)(amount_fen / 100), (long long)(amount_fen % 100));
+    wk_time_format(now_s, 8 * 3600, iso, sizeof iso); /* Beijing time */
+    snprintf(ts, sizeof ts, "%.10s %.8s", iso, iso + 11);
+    int nn = snprintf(notify, sizeof notify, "%s/pay/alipay/notify", notify_base_url);
+    int bn = snprintf(biz, sizeof biz,
+                      "{\"out_trade_no\":\"%s\",\"total_amount\":\"%s\",\"subject\":\"\xe7\x94\xb5\xe8\xb4\xb9\xe5\x85\x85"
+                      "\xe5\x80\xbc\"}",
+                      out_trade_no, yuan);
+    if (nn < 0 || (size_t)nn >= sizeof notify || bn < 0 || (size_t)bn >= sizeof biz)
+        return wk_diag_set(d, WK_ELIMIT, "precreate: request too long");
+    /* keys in byte order: the signing string is the same sequence, unencoded */
+    const char *kv[][2] = {{"app_id", ch->alipay.app_id}, {"biz_content", biz},
+                           {"charset", "utf-8"},          {"method", "alipay.trade.precreate"},
+                           {"notify_url", notify},       {"sign_type", "RSA2"},
+                           {"timestamp", ts},            {"version", "1.0"}};
+    char form[4096], s[2048], sig[512];
+    size_t o = 0, so = 0;
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        int n = snprintf(s + so, sizeof s - so, "%s%s=%s", i ? "&" : "", kv[i][0], kv[i][1]);
+        if (!client__param(form, sizeof form, &o, kv[i][0], kv[i][1]) || n < 0 || (size_t)n >= sizeof s - so)
+            return wk_diag_set(d, WK_ELIMIT, "precreate: request too long");
+        so += (size_t)n;
+    }
+    if ((e = wk_pay_rsa_sign(ch->alipay_app_key, s, so, sig, sizeof sig, d)))
+        return e;
+    if (!client__param(form, sizeof form, &o, "sign", sig))
+        return wk_diag_set(d, WK_ELIMIT, "precreate: request too long");
+    client_resp *r = wk_calloc(1, sizeof *r);
+    if (!r)
+        return wk_diag_set(d, WK_ENOMEM, "precreate: out of memory");
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded;charset=utf-8");
+    CURLcode cr = CURLE_FAILED_INIT;
+    long status = 0;
+    if (c && h) {
+        curl_easy_setopt(c, CURLOPT_URL, ch->alipay_gateway);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client__body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        cr = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    json_t *j = NULL;
+    if (cr != CURLE_OK || r->overflow || status != 200) {
+        e = wk_diag_set(d, WK_EIO, "precreate %s: %s (HTTP %ld)", ch->alipay_gateway,
+                        r->overflow ? "response too long" : curl_easy_strerror(cr), status);
+        goto done;
+    }
+    size_t at, vl;
+    json_error_t je;
+    if ((e = wk_pay_json_member_raw(r->body, r->n, "alipay_trade_precreate_response", &at, &vl, d)))
+        goto done;
+    j = json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, &je);
+    const char *sign = json_string_value(json_object_get(j, "sign"));
+    if (!sign || wk_pay_rsa_verify(ch->alipay.key, r->body + at, vl, sign, strlen(sign), d)) {
+        e = wk_diag_set(d, WK_ECRYPTO, "precreate answer: the signature does not verify");
+        goto done;
+    }
+    json_t *resp = json_object_get(j, "alipay_trade_precreate_response");
+    const char *code = json_string_value(json_object_get(resp, "code")),
+               *sub = json_string_value(json_object_get(resp, "sub_code")),
+               *otn = json_string_value(json_object_get(resp, "out_trade_no")),
+               *qr = json_string_value(json_object_get(resp, "qr_code"));
+    if (!code || strcmp(code, "10000"))
+        e = wk_diag_set(d, WK_EIO, "precreate: Alipay refused: %.20s %.60s", code ? code : "(no code)", sub ? sub : "");
+    else if (!otn || strcmp(otn, out_trade_no))
+        e = wk_diag_set(d, WK_ECONFLICT, "out_trade_no: the answer is about order %.40s", otn ? otn : "(none)");
+    else if (!qr || !*qr || strlen(qr) >= cap)
+        e = wk_diag_set(d, WK_EIO, "qr_code: missing or longer than %zu", cap - 1);
+    else
+        snprintf(qr_code, cap, "%s", qr);
 done:
     json_decref(j);
     wk_free(r);

@@ -63,9 +63,39 @@ static const char pay__v2_sqlite[] =
     "  created_ms INTEGER NOT NULL"
     ") STRICT;";
 
+static const char pay__v3_sqlite[] =
+    "CREATE TABLE pay_refund ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL CHECK (channel IN ('wechat', 'alipay')),"
+    "  refund_id TEXT NOT NULL CHECK (length(refund_id) > 0),"
+    "  out_refund_no TEXT NOT NULL UNIQUE,"
+    "  out_trade_no TEXT NOT NULL,"
+    "  account_id INTEGER NOT NULL,"
+    "  amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),"
+    "  status TEXT NOT NULL,"
+    "  operator TEXT NOT NULL CHECK (length(operator) > 0),"
+    "  reason TEXT NOT NULL CHECK (length(reason) > 0),"
+    "  transfer_id BLOB NOT NULL UNIQUE,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  UNIQUE (channel, refund_id)"
+    ") STRICT;"
+    "CREATE INDEX pay_refund_order ON pay_refund (out_trade_no);"
+    "CREATE TABLE pay_notice ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL CHECK (channel IN ('wechat', 'alipay')),"
+    "  kind TEXT NOT NULL CHECK (length(kind) > 0),"
+    "  ref TEXT NOT NULL CHECK (length(ref) > 0),"
+    "  out_trade_no TEXT NOT NULL,"
+    "  amount_fen INTEGER NOT NULL CHECK (amount_fen >= 0),"
+    "  received_ms INTEGER NOT NULL,"
+    "  UNIQUE (channel, kind, ref)"
+    ") STRICT;";
+
 static const wk_migration pay__migrations[] = {
     {1, "orders and channel payments", pay__v1_sqlite, NULL},
     {2, "counter payments, refunds, settlements", pay__v2_sqlite, NULL},
+    {3, "channel refunds, non-payment notifications", pay__v3_sqlite, NULL},
 };
 
 const wk_schema wk_pay_schema = {"pay", pay__migrations,

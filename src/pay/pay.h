@@ -28,6 +28,7 @@
 
 struct wk_headend;
 struct wk_ledger;
+struct wk_pay_channel_refund;
 
 #define WK_PAY_ID_MAX 64         /* bytes of a channel id (mchid, appid, txn id) incl. NUL */
 #define WK_PAY_OUT_TRADE_NO_MAX 33 /* our order number: 6..32 chars + NUL */
@@ -126,6 +127,13 @@ typedef struct wk_pay_payment {
 wk_err wk_pay_wechat_transaction(const wk_pay_wechat_cfg *c, const char *json, size_t len,
                                  wk_pay_payment *out, wk_diag *d) WK_MUST_CHECK;
 
+/* Parses a decrypted refund notification resource (event types REFUND.SUCCESS,
+ * REFUND.ABNORMAL, REFUND.CLOSED) and checks mchid (WK_ECONFLICT). out receives refund_id,
+ * out_refund_no, out_trade_no, refund_status (in status) and amount.refund. WK_EINVAL
+ * naming a missing or malformed field. Never a payment: the caller records it. */
+wk_err wk_pay_wechat_refund_notice(const wk_pay_wechat_cfg *c, const char *json, size_t len,
+                                   struct wk_pay_channel_refund *out, wk_diag *d) WK_MUST_CHECK;
+
 /* ---- Alipay asynchronous notification (alipay.c) ---- */
 
 typedef struct wk_pay_form {
@@ -160,7 +168,11 @@ typedef struct wk_pay_alipay_cfg {
 /* Verifies a payment notification: sign_type RSA2, the RSA2 signature over the V1 signing
  * string, app_id and seller_id equal to c's, trade_status TRADE_SUCCESS or TRADE_FINISHED,
  * total_amount a yuan decimal; fills out. WK_ECRYPTO (signature), WK_ECONFLICT (a fact
- * that does not match; d names it), WK_EINVAL (missing or malformed parameter). */
+ * that does not match; d names it), WK_EINVAL (missing or malformed parameter). An
+ * authentic notification of ours whose trade_status is not a payment (TRADE_CLOSED,
+ * WAIT_BUYER_PAY) is WK_ECONFLICT naming trade_status with out->status, out_trade_no and
+ * (when present) txn_id filled: the caller may record it, never credit it; out->status
+ * stays empty for every other failure. */
 wk_err wk_pay_alipay_verify(const wk_pay_alipay_cfg *c, const wk_pay_form *f, wk_pay_payment *out,
                             wk_diag *d) WK_MUST_CHECK;
 
@@ -245,8 +257,7 @@ wk_err wk_pay_counter_payment(struct wk_headend *hd, int64_t account_id, int64_t
 
 /* A refund paid out at the counter: ledger transfer wallet -> refund:<method>, in one
  * transaction with its pay_counter row. The wallet's floor makes an over-refund
- * WK_ECONFLICT (nothing booked). Idempotent by id. Channel refunds (through the WeChat /
- * Alipay refund APIs) are not built. */
+ * WK_ECONFLICT (nothing booked). Idempotent by id. Channel refunds: wk_pay_refund_book. */
 wk_err wk_pay_refund(struct wk_headend *hd, int64_t account_id, int64_t amount_fen,
                      wk_pay_method method, const char *operator_name, const char *reason,
                      const uint8_t id[16], int64_t now_ms, bool *existed, wk_diag *d) WK_MUST_CHECK;
@@ -261,6 +272,53 @@ wk_err wk_pay_refund(struct wk_headend *hd, int64_t account_id, int64_t amount_f
 wk_err wk_pay_settle(struct wk_headend *hd, int64_t account_id, wk_pay_method method,
                      int64_t carry_to_account, const char *operator_name, const char *reason,
                      int64_t now_ms, int64_t *settled_fen, wk_diag *d) WK_MUST_CHECK;
+
+/* ---- channel refunds (refund.c: the store side; client.c: the channel calls) ---- */
+
+/* A channel refund as the channel's verified answer states it. */
+typedef struct wk_pay_channel_refund {
+    wk_pay_channel channel;
+    char refund_id[WK_PAY_ID_MAX];     /* the channel's refund id: UNIQUE per channel */
+    char out_refund_no[WK_PAY_ID_MAX]; /* ours: the idempotency key of the request */
+    char out_trade_no[WK_PAY_OUT_TRADE_NO_MAX];
+    int64_t amount_fen;                /* refunded */
+    char status[32];                   /* SUCCESS / PROCESSING (WeChat); SUCCESS (Alipay) */
+} wk_pay_channel_refund;
+
+/* The ledger transfer id of a channel refund: the first 16 bytes of
+ * SHA-256("refund:<channel>:" || refund_id). Cannot fail. */
+void wk_pay_refund_transfer_id(wk_pay_channel c, const char *refund_id, uint8_t id[16]);
+
+/* Before the channel is asked (store thread, nothing changed): out_refund_no is 1..63 of
+ * [0-9A-Za-z_-|*@] (WK_EINVAL); when it was booked before, *existed = true and *booked
+ * holds that refund (WK_ECONFLICT if it was for another order or amount); otherwise the
+ * order exists (WK_ENOTFOUND) and is credited (WK_ECONFLICT), amount_fen is within what
+ * is left of it after booked refunds (WK_ERANGE, field amount_fen) and the wallet holds it
+ * (WK_ECONFLICT). *o receives the order. */
+wk_err wk_pay_refund_check(struct wk_headend *hd, const char *out_trade_no, const char *out_refund_no,
+                           int64_t amount_fen, int64_t now_ms, wk_pay_order *o, wk_pay_channel_refund *booked,
+                           bool *existed, wk_diag *d) WK_MUST_CHECK;
+
+/* Books a channel refund the channel has accepted (its answer verified) exactly once: in one
+ * transaction a pay_refund row (UNIQUE(channel, refund_id), UNIQUE out_refund_no) and the
+ * ledger transfer wallet -> clearing:<channel> with wk_pay_refund_transfer_id; the order's
+ * channel must be r->channel and the checks of wk_pay_refund_check hold again (the wallet's
+ * floor included). *existed = true when this out_refund_no was booked with the same channel
+ * refund id (nothing changed); WK_ECONFLICT naming refund_id / out_refund_no when either is
+ * booked otherwise. operator and reason are required (WK_EINVAL naming them). */
+wk_err wk_pay_refund_book(struct wk_headend *hd, const wk_pay_channel_refund *r, const char *operator_name,
+                          const char *reason, int64_t now_ms, bool *existed, wk_diag *d) WK_MUST_CHECK;
+
+/* Records a verified notification that is not a payment, exactly once per (channel, kind,
+ * ref) in pay_notice: kind is the WeChat event type (REFUND.SUCCESS, ...) or the Alipay
+ * trade_status (TRADE_CLOSED, ...); ref the channel refund id (refunds) or trade number
+ * (out_trade_no when the channel gave none). REFUND.SUCCESS sets the matching pay_refund
+ * row's status to SUCCESS (*refund_known says whether one matched); TRADE_CLOSED moves an
+ * order still created to closed. Nothing is credited or booked in the ledger. One
+ * transaction; *duplicate when recorded before. */
+wk_err wk_pay_notice_record(wk_store *st, wk_pay_channel c, const char *kind, const char *ref,
+                            const char *out_trade_no, int64_t amount_fen, int64_t now_ms, bool *duplicate,
+                            bool *refund_known, wk_diag *d) WK_MUST_CHECK;
 
 /* ---- daily bills and reconciliation (bill.c) ---- */
 
@@ -294,7 +352,7 @@ void wk_pay_bill_free(wk_pay_bill *b);
 
 typedef struct wk_pay_recon_report {
     int64_t bill_payments, bill_refunds;
-    int64_t matched;
+    int64_t matched;              /* payments that agree, and bill refunds booked here with the same amount */
     int64_t credited_from_bill;   /* paid at the channel, not credited: credited now (flagged) */
     int64_t unattributable;       /* paid at the channel, no matching order: alarm */
     int64_t unknown_to_channel;   /* credited here, not in the bill for its days: alarm */
@@ -303,8 +361,9 @@ typedef struct wk_pay_recon_report {
     char lines[8192];             /* one line per discrepancy, bounded (truncated) */
 } wk_pay_recon_report;
 
-/* Reconciles a parsed bill against pay_payment for the bill's channel and days: see the
- * report fields. Payments missing here are credited through wk_pay_credit with source
+/* Reconciles a parsed bill against pay_payment for the bill's channel and days, and its
+ * refund rows against pay_refund (WeChat 微信退款单号 = refund_id; Alipay
+ * "<支付宝交易号>:<退款批次号/请求号>" = refund_id): see the report fields. Payments missing here are credited through wk_pay_credit with source
  * "reconcile" (the same transfer id as the notification would have used, so running it
  * twice, or a late notification, credits nothing more). Runs on the store's thread. */
 wk_err wk_pay_reconcile(struct wk_headend *hd, const wk_pay_bill *b, int64_t now_ms,
@@ -374,6 +433,37 @@ wk_err wk_pay_wechat_prepay(const wk_pay_channels *ch, const char *notify_base_u
 wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s,
                            wk_pay_payment *out, bool *paid, wk_diag *d) WK_MUST_CHECK;
 
+/* WeChat refund: POST <api_base>/v3/refund/domestic/refunds with out_trade_no,
+ * out_refund_no, reason and amount {refund, total, currency CNY}, signed with the merchant
+ * key. The answer is authenticated like a notification before it is read; its
+ * out_refund_no, out_trade_no and amount.refund must equal the request's (WK_ECONFLICT
+ * naming the field) and its status be SUCCESS or PROCESSING (the channel accepted it);
+ * out is filled (refund_id = the answer's refund_id). WK_EIO for transport failures and
+ * refusals (the channel's code in d), other errors as wk_pay_wechat_query. */
+wk_err wk_pay_wechat_refund(const wk_pay_channels *ch, const char *out_trade_no, const char *out_refund_no,
+                            int64_t amount_fen, int64_t total_fen, const char *reason, int64_t now_s,
+                            wk_pay_channel_refund *out, wk_diag *d) WK_MUST_CHECK;
+
+/* Alipay refund: alipay.trade.refund (biz_content out_trade_no, refund_amount in yuan,
+ * out_request_no = out_refund_no, refund_reason) posted to the gateway, signed RSA2; the
+ * alipay_trade_refund_response object is verified over its exact bytes before it is read.
+ * code 10000 with fund_change Y, the same out_trade_no and refund_fee >= amount is
+ * accepted; the refund id is "<trade_no>:<out_request_no>" (Alipay has no separate refund
+ * id; its bill names the request number). Errors as wk_pay_wechat_refund. */
+wk_err wk_pay_alipay_refund(const wk_pay_channels *ch, const char *out_trade_no, const char *out_refund_no,
+                            int64_t amount_fen, const char *reason, int64_t now_s, wk_pay_channel_refund *out,
+                            wk_diag *d) WK_MUST_CHECK;
+
+/* Alipay precreate (the QR code the payer scans): alipay.trade.precreate posted to the
+ * gateway with biz_content out_trade_no, total_amount (yuan) and subject, and notify_url =
+ * notify_base_url + /pay/alipay/notify, signed RSA2 with our app key (signing string keeps
+ * sign_type); the alipay_trade_precreate_response object is verified over its exact bytes
+ * before it is read; code 10000 and the same out_trade_no are required and its qr_code is
+ * written into qr_code. Errors as wk_pay_wechat_prepay. */
+wk_err wk_pay_alipay_precreate(const wk_pay_channels *ch, const char *notify_base_url, const char *out_trade_no,
+                               int64_t amount_fen, int64_t now_s, char *qr_code, size_t cap,
+                               wk_diag *d) WK_MUST_CHECK;
+
 /* The raw text of the JSON value of member `name` of the top-level object in json (no
  * parsing of the value: its exact bytes are what Alipay signed). start and vlen locate it.
  * WK_EINVAL when absent or unbalanced. */
@@ -410,6 +500,14 @@ wk_err wk_pay_wechat_sign_notification(const wk_pay_wechat_cfg *c, const wk_pay_
                                        const wk_pay_payment *p, const char *trade_state,
                                        int64_t ts_s, char *body, size_t cap, char *nonce,
                                        char *sig, wk_diag *d) WK_MUST_CHECK;
+
+/* Builds a WeChat refund notification (event type "REFUND.<r->status>", resource
+ * original_type / AAD "refund") for r as WeChat does, signed like
+ * wk_pay_wechat_sign_notification; total_fen is the order's amount. */
+wk_err wk_pay_wechat_sign_refund_notification(const wk_pay_wechat_cfg *c, const wk_pay_privkey *k,
+                                              const struct wk_pay_channel_refund *r, int64_t total_fen,
+                                              int64_t ts_s, char *body, size_t cap, char *nonce, char *sig,
+                                              wk_diag *d) WK_MUST_CHECK;
 
 /* Builds an Alipay trade_status_sync notification body (form-encoded, signed RSA2 with
  * sign_type RSA2) for p with app_id/seller_id from c and the given trade_status. */

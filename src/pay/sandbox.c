@@ -129,24 +129,23 @@ static void sandbox__random_text(char *out, size_t n)
     out[n] = 0;
 }
 
-wk_err wk_pay_wechat_sign_notification(const wk_pay_wechat_cfg *c, const wk_pay_privkey *k,
-                                       const wk_pay_payment *p, const char *trade_state,
-                                       int64_t ts_s, char *body, size_t cap, char *nonce,
-                                       char *sig, wk_diag *d)
+/* Encrypts plain as a WeChat resource (AAD = original_type), wraps it in an envelope of
+ * event_type and signs "ts\nnonce\nbody\n". */
+static wk_err sandbox__wechat_event(const wk_pay_wechat_cfg *c, const wk_pay_privkey *k, const char *event_type,
+                                    const char *original_type, const char *plain, int pl, int64_t ts_s, char *body,
+                                    size_t cap, char *nonce, char *sig, wk_diag *d)
 {
-    char plain[1024];
-    int pl = wk_pay_wechat_transaction_json(c, p, trade_state, plain, sizeof plain);
-    if (pl < 0)
-        return wk_diag_set(d, WK_ELIMIT, "transaction: too long");
     char gcm_nonce[13];
     sandbox__random_text(gcm_nonce, 12);
     uint8_t ct[1024 + 16];
     int l1 = 0, l2 = 0;
+    if (pl < 0 || pl > 1024)
+        return wk_diag_set(d, WK_ELIMIT, "resource: too long");
     EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
     const EVP_CIPHER *alg = c->apiv3_key_len == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
     int ok = cx && (c->apiv3_key_len == 16 || c->apiv3_key_len == 32) &&
              EVP_EncryptInit_ex(cx, alg, NULL, c->apiv3_key, (const unsigned char *)gcm_nonce) == 1 &&
-             EVP_EncryptUpdate(cx, NULL, &l1, (const unsigned char *)"transaction", 11) == 1 &&
+             EVP_EncryptUpdate(cx, NULL, &l1, (const unsigned char *)original_type, (int)strlen(original_type)) == 1 &&
              EVP_EncryptUpdate(cx, ct, &l1, (const unsigned char *)plain, pl) == 1 &&
              EVP_EncryptFinal_ex(cx, ct + l1, &l2) == 1 &&
              EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_GET_TAG, 16, ct + l1 + l2) == 1;
@@ -159,10 +158,10 @@ wk_err wk_pay_wechat_sign_notification(const wk_pay_wechat_cfg *c, const wk_pay_
     sandbox__random_text(evid, 16);
     int bl = snprintf(body, cap,
                       "{\"id\":\"EV-%s\",\"create_time\":\"2024-01-01T12:00:06+08:00\",\"resource_type\":"
-                      "\"encrypt-resource\",\"event_type\":\"TRANSACTION.SUCCESS\",\"summary\":\"sandbox\","
-                      "\"resource\":{\"original_type\":\"transaction\",\"algorithm\":\"AEAD_AES_256_GCM\","
-                      "\"ciphertext\":\"%s\",\"associated_data\":\"transaction\",\"nonce\":\"%s\"}}",
-                      evid, ct64, gcm_nonce);
+                      "\"encrypt-resource\",\"event_type\":\"%s\",\"summary\":\"sandbox\","
+                      "\"resource\":{\"original_type\":\"%s\",\"algorithm\":\"AEAD_AES_256_GCM\","
+                      "\"ciphertext\":\"%s\",\"associated_data\":\"%s\",\"nonce\":\"%s\"}}",
+                      evid, event_type, original_type, ct64, original_type, gcm_nonce);
     if (bl < 0 || (size_t)bl >= cap)
         return wk_diag_set(d, WK_ELIMIT, "body: buffer too small");
     sandbox__random_text(nonce, 32);
@@ -174,6 +173,39 @@ wk_err wk_pay_wechat_sign_notification(const wk_pay_wechat_cfg *c, const wk_pay_
     wk_err e = wk_pay_rsa_sign(k, msg, (size_t)ml, sig, 512, d);
     wk_free(msg);
     return e;
+}
+
+wk_err wk_pay_wechat_sign_notification(const wk_pay_wechat_cfg *c, const wk_pay_privkey *k,
+                                       const wk_pay_payment *p, const char *trade_state,
+                                       int64_t ts_s, char *body, size_t cap, char *nonce,
+                                       char *sig, wk_diag *d)
+{
+    char plain[1024];
+    int pl = wk_pay_wechat_transaction_json(c, p, trade_state, plain, sizeof plain);
+    if (pl < 0)
+        return wk_diag_set(d, WK_ELIMIT, "transaction: too long");
+    return sandbox__wechat_event(c, k, "TRANSACTION.SUCCESS", "transaction", plain, pl, ts_s, body, cap, nonce, sig,
+                                 d);
+}
+
+wk_err wk_pay_wechat_sign_refund_notification(const wk_pay_wechat_cfg *c, const wk_pay_privkey *k,
+                                              const wk_pay_channel_refund *r, int64_t total_fen, int64_t ts_s,
+                                              char *body, size_t cap, char *nonce, char *sig, wk_diag *d)
+{
+    char plain[1024], ev[48];
+    int pl = snprintf(plain, sizeof plain,
+                      "{\"mchid\":\"%s\",\"out_trade_no\":\"%s\",\"transaction_id\":\"\",\"out_refund_no\":\"%s\","
+                      "\"refund_id\":\"%s\",\"refund_status\":\"%s\",\"success_time\":\"2024-01-01T12:00:06+08:00\","
+                      "\"user_received_account\":\"sandbox\",\"amount\":{\"total\":%lld,\"refund\":%lld,"
+                      "\"payer_total\":%lld,\"payer_refund\":%lld}}",
+                      c->mchid, r->out_trade_no, r->out_refund_no, r->refund_id, r->status, (long long)total_fen,
+                      (long long)r->amount_fen, (long long)total_fen, (long long)r->amount_fen);
+    if (pl < 0 || (size_t)pl >= sizeof plain)
+        return wk_diag_set(d, WK_ELIMIT, "refund: too long");
+    int el = snprintf(ev, sizeof ev, "REFUND.%s", r->status);
+    if (el < 0 || (size_t)el >= sizeof ev)
+        return wk_diag_set(d, WK_EINVAL, "status: too long");
+    return sandbox__wechat_event(c, k, ev, "refund", plain, pl, ts_s, body, cap, nonce, sig, d);
 }
 
 /* Appends "&key=" + percent-encoded value (everything but unreserved characters). */

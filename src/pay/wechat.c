@@ -166,3 +166,38 @@ done:
     json_decref(j);
     return e;
 }
+
+wk_err wk_pay_wechat_refund_notice(const wk_pay_wechat_cfg *c, const char *json, size_t len,
+                                   wk_pay_channel_refund *out, wk_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    out->channel = WK_PAY_WECHAT;
+    json_error_t je;
+    json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    wk_err e = WK_OK;
+    if (!json_is_object(j)) {
+        e = wk_diag_set(d, WK_EINVAL, "refund: not a JSON object");
+        goto done;
+    }
+    const char *mchid = wechat__str(j, "mchid");
+    json_t *refund = json_object_get(json_object_get(j, "amount"), "refund");
+    if (!mchid || strcmp(mchid, c->mchid)) {
+        e = wk_diag_set(d, WK_ECONFLICT, "mchid: not our merchant id");
+        goto done;
+    }
+    if ((e = wechat__copy(out->refund_id, sizeof out->refund_id, wechat__str(j, "refund_id"), "refund_id", d)) ||
+        (e = wechat__copy(out->out_refund_no, sizeof out->out_refund_no, wechat__str(j, "out_refund_no"),
+                          "out_refund_no", d)) ||
+        (e = wechat__copy(out->out_trade_no, sizeof out->out_trade_no, wechat__str(j, "out_trade_no"),
+                          "out_trade_no", d)) ||
+        (e = wechat__copy(out->status, sizeof out->status, wechat__str(j, "refund_status"), "refund_status", d)))
+        goto done;
+    if (!json_is_integer(refund) || json_integer_value(refund) <= 0) {
+        e = wk_diag_set(d, WK_EINVAL, "amount.refund: expected a positive integer of fen");
+        goto done;
+    }
+    out->amount_fen = json_integer_value(refund);
+done:
+    json_decref(j);
+    return e;
+}

@@ -279,6 +279,133 @@ static void test_counter_refund_settlement(void **state)
     assert_int_equal(wk_ledger_verify(f->st, NULL, &rep, &d), WK_OK);
 }
 
+/* Channel refunds, store side: checks change nothing, a booking happens once, the channel's
+ * refund id and our refund number are each booked at most once. */
+static void test_channel_refund_booked_once(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    wk_pay_order o, oc;
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 5000, &LIM, f->now_ms, &o, &d), WK_OK);
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 2000, &LIM, f->now_ms, &oc, &d), WK_OK);
+    wk_pay_channel_refund booked;
+    bool existed = true;
+    /* not credited yet */
+    assert_int_equal(wk_pay_refund_check(f->hd, o.out_trade_no, "R1", 100, f->now_ms, &o, &booked, &existed, &d),
+                     WK_ECONFLICT);
+    assert_non_null(strstr(d.msg, "out_trade_no"));
+    wk_pay_payment p = {.channel = WK_PAY_WECHAT, .amount_fen = 5000};
+    snprintf(p.txn_id, sizeof p.txn_id, "4200000000202401010000000077");
+    snprintf(p.out_trade_no, sizeof p.out_trade_no, "%s", o.out_trade_no);
+    bool dup;
+    assert_int_equal(wk_pay_credit(f->hd, &p, "notify", f->now_ms, &dup, &d), WK_OK);
+    int64_t w0 = balance(f, WALLET), c0 = balance(f, "clearing:wechat");
+    wk_pay_order got;
+    assert_int_equal(wk_pay_refund_check(f->hd, o.out_trade_no, "R1", 5001, f->now_ms, &got, &booked, &existed, &d),
+                     WK_ERANGE);
+    assert_non_null(strstr(d.msg, "amount_fen"));
+    assert_int_equal(wk_pay_refund_check(f->hd, o.out_trade_no, "R 1", 100, f->now_ms, &got, &booked, &existed, &d),
+                     WK_EINVAL);
+    assert_non_null(strstr(d.msg, "out_refund_no"));
+    assert_int_equal(wk_pay_refund_check(f->hd, "WK-NO-SUCH", "R1", 100, f->now_ms, &got, &booked, &existed, &d),
+                     WK_ENOTFOUND);
+    assert_int_equal(wk_pay_refund_check(f->hd, o.out_trade_no, "R1", 1500, f->now_ms, &got, &booked, &existed, &d),
+                     WK_OK);
+    assert_false(existed);
+    assert_int_equal(got.amount_fen, 5000);
+
+    wk_pay_channel_refund r = {.channel = WK_PAY_WECHAT, .amount_fen = 1500};
+    snprintf(r.refund_id, sizeof r.refund_id, "50300000000000000001");
+    snprintf(r.out_refund_no, sizeof r.out_refund_no, "R1");
+    snprintf(r.out_trade_no, sizeof r.out_trade_no, "%s", o.out_trade_no);
+    snprintf(r.status, sizeof r.status, "SUCCESS");
+    /* rejections change nothing */
+    assert_int_equal(wk_pay_refund_book(f->hd, &r, "", "x", f->now_ms, &existed, &d), WK_EINVAL);
+    assert_non_null(strstr(d.msg, "operator"));
+    wk_pay_channel_refund bad = r;
+    bad.channel = WK_PAY_ALIPAY;
+    assert_int_equal(wk_pay_refund_book(f->hd, &bad, "li", "x", f->now_ms, &existed, &d), WK_ECONFLICT);
+    assert_non_null(strstr(d.msg, "channel"));
+    bad = r;
+    bad.amount_fen = 5001;
+    assert_int_equal(wk_pay_refund_book(f->hd, &bad, "li", "x", f->now_ms, &existed, &d), WK_ERANGE);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_refund"), 0);
+    assert_int_equal(balance(f, WALLET), w0);
+
+    assert_int_equal(wk_pay_refund_book(f->hd, &r, "li", "tenant asked", f->now_ms, &existed, &d), WK_OK);
+    assert_false(existed);
+    assert_int_equal(balance(f, WALLET), w0 - 1500);
+    assert_int_equal(balance(f, "clearing:wechat"), c0 + 1500);
+    /* the same refund again: existed, nothing booked */
+    assert_int_equal(wk_pay_refund_book(f->hd, &r, "li", "tenant asked", f->now_ms, &existed, &d), WK_OK);
+    assert_true(existed);
+    assert_int_equal(balance(f, WALLET), w0 - 1500);
+    assert_int_equal(wk_pay_refund_check(f->hd, o.out_trade_no, "R1", 1500, f->now_ms, &got, &booked, &existed, &d),
+                     WK_OK);
+    assert_true(existed);
+    assert_string_equal(booked.refund_id, r.refund_id);
+    /* our number with another channel refund id, or the channel's id under another number */
+    bad = r;
+    snprintf(bad.refund_id, sizeof bad.refund_id, "50300000000000000002");
+    assert_int_equal(wk_pay_refund_book(f->hd, &bad, "li", "x", f->now_ms, &existed, &d), WK_ECONFLICT);
+    assert_non_null(strstr(d.msg, "out_refund_no"));
+    bad = r;
+    snprintf(bad.out_refund_no, sizeof bad.out_refund_no, "R2");
+    bad.amount_fen = 100;
+    assert_int_equal(wk_pay_refund_book(f->hd, &bad, "li", "x", f->now_ms, &existed, &d), WK_ECONFLICT);
+    assert_non_null(strstr(d.msg, "refund_id"));
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_refund"), 1);
+    assert_int_equal(balance(f, WALLET), w0 - 1500);
+    /* what is left of the order: 3500 */
+    assert_int_equal(wk_pay_refund_check(f->hd, o.out_trade_no, "R3", 3501, f->now_ms, &got, &booked, &existed, &d),
+                     WK_ERANGE);
+    assert_int_equal(wk_pay_refund_check(f->hd, o.out_trade_no, "R3", 3500, f->now_ms, &got, &booked, &existed, &d),
+                     WK_OK);
+    /* the refund's notifications: REFUND.SUCCESS confirms the row, recorded once, books nothing */
+    int64_t transfers = count(f, "SELECT count(*) FROM ledger_transfer");
+    assert_int_equal(count(f, "UPDATE pay_refund SET status = 'PROCESSING' RETURNING 1"), 1);
+    bool dupn = true, known = false;
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "REFUND.SUCCESS", r.refund_id, o.out_trade_no, 1500,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_false(dupn);
+    assert_true(known);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_refund WHERE status = 'SUCCESS'"), 1);
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "REFUND.SUCCESS", r.refund_id, o.out_trade_no, 1500,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_true(dupn);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_notice"), 1);
+    /* a refund we never booked: recorded, nothing matched */
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "REFUND.SUCCESS", "50399", o.out_trade_no, 10,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_false(known);
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "", "x", "", 0, f->now_ms, &dupn, &known, &d),
+                     WK_EINVAL);
+    assert_non_null(strstr(d.msg, "kind"));
+    /* TRADE_CLOSED closes an order still created, leaves a credited one alone */
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "TRADE_CLOSED", oc.out_trade_no, oc.out_trade_no, 0,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_int_equal(wk_pay_order_get(f->st, oc.out_trade_no, &got, &d), WK_OK);
+    assert_int_equal(got.state, WK_PAY_CLOSED);
+    assert_int_equal(wk_pay_notice_record(f->st, WK_PAY_WECHAT, "TRADE_CLOSED", p.txn_id, o.out_trade_no, 0,
+                                          f->now_ms, &dupn, &known, &d),
+                     WK_OK);
+    assert_int_equal(wk_pay_order_get(f->st, o.out_trade_no, &got, &d), WK_OK);
+    assert_int_equal(got.state, WK_PAY_CREDITED);
+    assert_int_equal(count(f, "SELECT count(*) FROM ledger_transfer"), transfers);
+    assert_int_equal(balance(f, WALLET), w0 - 1500);
+
+    uint8_t a[16], b[16];
+    wk_pay_refund_transfer_id(WK_PAY_WECHAT, "x", a);
+    wk_pay_refund_transfer_id(WK_PAY_ALIPAY, "x", b);
+    assert_memory_not_equal(a, b, 16);
+    wk_pay_transfer_id(WK_PAY_WECHAT, "x", b);
+    assert_memory_not_equal(a, b, 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expired_order_still_credited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_transaction_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counter_refund_settlement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_channel_refund_booked_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

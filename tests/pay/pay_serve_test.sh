@@ -7,7 +7,8 @@
 #     a re-signed duplicate (a channel retry) is acknowledged and credits nothing;
 #   - rejections answer WeChat's FAIL body with 4xx and change nothing: tampered body,
 #     probe signature, unknown serial, stale timestamp, unknown order, amount != order;
-#   - Alipay: "success" once, duplicate "success" without credit, TRADE_CLOSED refused;
+#   - Alipay: "success" once, duplicate "success" without credit; an authentic TRADE_CLOSED
+#     is acknowledged, recorded once and closes the order, never credited; tampered: "fail";
 #   - an injected failure inside the credit's transaction is not acknowledged (5xx) and
 #     the channel's retry is credited once the fault is gone;
 #   - the resident's flow: order -> Native prepay (merchant-signed) -> code_url -> confirm
@@ -18,6 +19,10 @@
 #   - reconciliation of a WeChat bill (BOM, CRLF, backticks, summary) finds each planted
 #     discrepancy, credits the lost notification once (flagged), and a second import
 #     changes nothing; a GBK Alipay bill reconciles clean;
+#   - channel refunds (POST /api/v1/refunds -> WeChat /v3/refund/domestic/refunds and
+#     alipay.trade.refund at paysim, merchant-signed, answers verified): booked once as
+#     wallet -> clearing:<channel>, a repeat is answered from the booking, refusals
+#     (ours and the channel's) book nothing;
 #   - `wattkeeper ledger verify` passes and the clearing accounts equal the credits.
 set -euo pipefail
 BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
@@ -181,7 +186,12 @@ TX6=2026112822001400000000000006
 [ "$(credits_of $TX6)" = 1 ] && ok || bad "alipay credited $(credits_of $TX6) times"
 O7=$(order 2 500 alipay)
 "$BIN" paysim notify --dir "$T/paysim" --channel alipay --order "$O7" --amount-fen 500 --txn 2026112822001400000000000007 --state TRADE_CLOSED --out "$T/a7"
-[ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.body" "$H/pay/alipay/notify")" = fail ] && ok || bad "TRADE_CLOSED not refused"
+# an authentic TRADE_CLOSED is acknowledged (Alipay stops resending) and recorded, never credited
+[ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.body" "$H/pay/alipay/notify")" = success ] && ok || bad "TRADE_CLOSED not acknowledged"
+[ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.body" "$H/pay/alipay/notify")" = success ] && ok || bad "repeated TRADE_CLOSED not acknowledged"
+[ "$(q "select count(*) from pay_payment where out_trade_no='$O7'")" = 0 ] && ok || bad "TRADE_CLOSED credited"
+[ "$(q "select state from pay_order where out_trade_no='$O7'")" = closed ] && ok || bad "TRADE_CLOSED did not close the order"
+[ "$(q "select count(*) from pay_notice where channel='alipay' and kind='TRADE_CLOSED' and ref='2026112822001400000000000007'")" = 1 ] && ok || bad "TRADE_CLOSED not recorded once"
 sed 's/total_amount=5.00/total_amount=9.00/' "$T/a7.body" >"$T/a7.tampered"
 [ "$(curl -s -H @"$T/a7.headers" --data-binary @"$T/a7.tampered" "$H/pay/alipay/notify")" = fail ] && ok || bad "tampered alipay not refused"
 
@@ -297,6 +307,36 @@ TX11=$(sed -n 's/.*"transaction_id":"\([0-9]*\)".*/\1/p' "$T/pay11.json")
 [ "$(credits_of "$TX11")" = 1 ] && ok || bad "prepay flow credited $(credits_of "$TX11") times"
 [ "$(q "select state from pay_order where out_trade_no='$O11'")" = credited ] && ok || bad "prepay flow order not credited"
 
+# ---- channel refunds ----
+refund() { status -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$1" "$H/api/v1/refunds"; }
+refunds_booked() { q "select count(*) from ledger_transfer t join pay_refund r on r.transfer_id = t.id where r.out_refund_no = '$1'"; }
+[ "$(status -X POST -d "{\"out_trade_no\":\"$O11\",\"amount_fen\":500,\"out_refund_no\":\"RF11a\",\"operator\":\"li\",\"reason\":\"x\"}" "$H/api/v1/refunds")" = 401 ] && ok || bad "refund without token accepted"
+[ "$(refund "{\"out_trade_no\":\"$O11\",\"amount_fen\":500,\"out_refund_no\":\"RF11a\",\"reason\":\"x\"}")" = 400 ] &&
+  grep -q '"field":"operator"' "$T/resp" && ok || bad "refund without operator: $(cat "$T/resp")"
+[ "$(refund "{\"out_trade_no\":\"$O11\",\"amount_fen\":1501,\"out_refund_no\":\"RF11a\",\"operator\":\"li\",\"reason\":\"x\"}")" = 400 ] &&
+  grep -q '"field":"amount_fen"' "$T/resp" && ok || bad "refund above the order: $(cat "$T/resp")"
+[ "$(refund "{\"out_trade_no\":\"$O1\",\"amount_fen\":100,\"out_refund_no\":\"RF1\",\"operator\":\"li\",\"reason\":\"x\"}")" = 502 ] && ok || bad "a refund the channel refuses (order unknown to it): $(cat "$T/resp")"
+[ "$(q 'select count(*) from pay_refund')" = 0 ] && ok || bad "refused refunds were booked"
+W2=$(q "select credits_fen - debits_fen from ledger_account where id = (select wallet_account_id from account where id = 2)")
+[ "$(refund "{\"out_trade_no\":\"$O11\",\"amount_fen\":500,\"out_refund_no\":\"RF11a\",\"operator\":\"li\",\"reason\":\"tenant asked\"}")" = 201 ] &&
+  grep -q '"status":"SUCCESS"' "$T/resp" && grep -q '"existed":false' "$T/resp" && ok || bad "wechat refund: $(cat "$T/resp")"
+RID=$(sed -n 's/.*"refund_id":"\([0-9]*\)".*/\1/p' "$T/resp")
+[ -n "$RID" ] && [ "$(q "select refund_id from pay_refund where out_refund_no = 'RF11a'")" = "$RID" ] && ok || bad "channel refund id not recorded"
+[ "$(refunds_booked RF11a)" = 1 ] && ok || bad "wechat refund booked $(refunds_booked RF11a) times"
+[ "$(refund "{\"out_trade_no\":\"$O11\",\"amount_fen\":500,\"out_refund_no\":\"RF11a\",\"operator\":\"li\",\"reason\":\"tenant asked\"}")" = 200 ] &&
+  grep -q '"existed":true' "$T/resp" && grep -q "\"refund_id\":\"$RID\"" "$T/resp" && ok || bad "repeated refund: $(cat "$T/resp")"
+[ "$(refunds_booked RF11a)" = 1 ] && ok || bad "repeated refund booked again"
+[ "$(refund "{\"out_trade_no\":\"$O11\",\"amount_fen\":700,\"out_refund_no\":\"RF11a\",\"operator\":\"li\",\"reason\":\"x\"}")" = 409 ] &&
+  grep -q '"field":"out_refund_no"' "$T/resp" && ok || bad "out_refund_no reused for another amount: $(cat "$T/resp")"
+[ "$(refund "{\"out_trade_no\":\"$O11\",\"amount_fen\":1000,\"out_refund_no\":\"RF11b\",\"operator\":\"li\",\"reason\":\"rest\"}")" = 201 ] && ok || bad "second partial refund: $(cat "$T/resp")"
+[ "$(refund "{\"out_trade_no\":\"$O11\",\"amount_fen\":1,\"out_refund_no\":\"RF11c\",\"operator\":\"li\",\"reason\":\"x\"}")" = 400 ] && ok || bad "refund beyond the order's remainder: $(cat "$T/resp")"
+[ "$(q "select credits_fen - debits_fen from ledger_account where id = (select wallet_account_id from account where id = 2)")" -le $((W2 - 1500)) ] && ok || bad "wallet not debited by the refunds"
+[ "$(refund "{\"out_trade_no\":\"$O12\",\"amount_fen\":600,\"out_refund_no\":\"AR12\",\"operator\":\"li\",\"reason\":\"duplicate top-up\"}")" = 201 ] &&
+  grep -q "\"refund_id\":\"$TX12:AR12\"" "$T/resp" && ok || bad "alipay refund: $(cat "$T/resp")"
+[ "$(refunds_booked AR12)" = 1 ] && ok || bad "alipay refund booked $(refunds_booked AR12) times"
+[ "$(refund "{\"out_trade_no\":\"$O12\",\"amount_fen\":600,\"out_refund_no\":\"AR12\",\"operator\":\"li\",\"reason\":\"duplicate top-up\"}")" = 200 ] && ok || bad "repeated alipay refund: $(cat "$T/resp")"
+[ "$(q 'select count(*) from pay_refund')" = 3 ] && ok || bad "refund rows: $(q 'select count(*) from pay_refund')"
+
 # ---- counter payments, refunds, move-out settlement ----
 post() { status -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$1" "$H/api/v1/counter/$2"; }
 CP='{"account_id":2,"amount_fen":3000,"method":"cash","operator":"li","reason":"paid at the office","id":"0123456789abcdef0123456789abcdef"}'
@@ -321,8 +361,8 @@ echo "move-out settlement refunded $SETTLED fen"
 
 # ---- money ----
 "$BIN" ledger verify --db "$T/wk.db" --log-key-file "$T/wk.db.logkey" >"$T/verify.out" 2>&1 && ok || { cat "$T/verify.out"; bad "ledger verify failed"; }
-[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:wechat'")" = $((5000 + 1000 + 800 + 700 + 900 + 1500)) ] && ok || bad "clearing:wechat differs from the credits"
-[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:alipay'")" = $((1234 + 600)) ] && ok || bad "clearing:alipay differs from the credits"
+[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:wechat'")" = $((5000 + 1000 + 800 + 700 + 900 + 1500 - 1500)) ] && ok || bad "clearing:wechat differs from the credits"
+[ "$(q "select debits_fen - credits_fen from ledger_account where name='clearing:alipay'")" = $((1234 + 600 - 600)) ] && ok || bad "clearing:alipay differs from the credits"
 [ "$(q "select count(*) from pay_payment")" = 8 ] && ok || bad "payments: $(q 'select count(*) from pay_payment')"
 
 echo "pay_serve_test: $passes passed, $fails failed"

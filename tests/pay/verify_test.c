@@ -321,6 +321,39 @@ static void test_w4_rejections(void **state)
     char *alg = strstr(body, "AEAD_AES_256_GCM");
     memcpy(alg, "AEAD_SM4_GCM_XYZ", 16); /* still valid JSON, another algorithm */
     assert_int_equal(wk_pay_wechat_decrypt(&f->c, body, len, ev, sizeof ev, out, sizeof out, &n, &d), WK_ECRYPTO);
+    /* a refund notification: authentic, event REFUND.SUCCESS, AAD "refund"; its facts parse
+     * and are never a transaction */
+    wk_pay_channel_refund rf = {.channel = WK_PAY_WECHAT, .amount_fen = 1500}, rq;
+    snprintf(rf.refund_id, sizeof rf.refund_id, "50300000000000000001");
+    snprintf(rf.out_refund_no, sizeof rf.out_refund_no, "RF-1");
+    snprintf(rf.out_trade_no, sizeof rf.out_trade_no, "%s", p.out_trade_no);
+    snprintf(rf.status, sizeof rf.status, "SUCCESS");
+    assert_int_equal(wk_pay_wechat_sign_refund_notification(&f->c, other, &rf, 5000, now, nb, sizeof nb, nn, ns, &d),
+                     WK_OK);
+    assert_int_equal(auth(f, tsb, nn, ns, f->c.serials[1], nb, strlen(nb), now), WK_OK);
+    assert_int_equal(wk_pay_wechat_decrypt(&f->c, nb, strlen(nb), ev, sizeof ev, out, sizeof out, &n, &d), WK_OK);
+    assert_string_equal(ev, "REFUND.SUCCESS");
+    assert_int_not_equal(wk_pay_wechat_transaction(&f->c, out, n, &q, &d), WK_OK);
+    assert_int_equal(wk_pay_wechat_refund_notice(&f->c, out, n, &rq, &d), WK_OK);
+    assert_string_equal(rq.refund_id, rf.refund_id);
+    assert_string_equal(rq.out_refund_no, "RF-1");
+    assert_string_equal(rq.out_trade_no, p.out_trade_no);
+    assert_string_equal(rq.status, "SUCCESS");
+    assert_int_equal(rq.amount_fen, 1500);
+    c2 = f->c;
+    snprintf(c2.mchid, sizeof c2.mchid, "1900000110");
+    assert_int_equal(wk_pay_wechat_refund_notice(&c2, out, n, &rq, &d), WK_ECONFLICT);
+    assert_non_null(strstr(d.msg, "mchid"));
+    assert_int_equal(wk_pay_wechat_refund_notice(&f->c, "{\"mchid\":\"x\"}", 13, &rq, &d), WK_ECONFLICT);
+    char rj[256];
+    int rl = snprintf(rj, sizeof rj, "{\"mchid\":\"%s\",\"refund_id\":\"1\",\"out_refund_no\":\"R\","
+                      "\"out_trade_no\":\"O\",\"refund_status\":\"SUCCESS\",\"amount\":{\"refund\":0}}", f->c.mchid);
+    assert_int_equal(wk_pay_wechat_refund_notice(&f->c, rj, (size_t)rl, &rq, &d), WK_EINVAL);
+    assert_non_null(strstr(d.msg, "amount.refund"));
+    /* tampered refund notification */
+    char *st = strstr(nb, "REFUND.SUCCESS");
+    st[7] = 'X';
+    assert_int_equal(auth(f, tsb, nn, ns, f->c.serials[1], nb, strlen(nb), now), WK_ECRYPTO);
     wk_pay_pubkey_free(pk);
     wk_pay_privkey_free(other);
     f->c.n_keys = 1;
@@ -568,14 +601,27 @@ static void test_alipay_sandbox_rejections(void **state)
         assert_int_equal(wk_pay_form_parse(body, strlen(body), &f, &d), WK_OK);
         assert_int_equal(wk_pay_alipay_verify(&c, &f, &q, &d), WK_ECONFLICT);
         assert_non_null(strstr(d.msg, "trade_status"));
+        /* authentic: the facts to record (not to credit) */
+        assert_string_equal(q.status, states[i]);
+        assert_string_equal(q.out_trade_no, p.out_trade_no);
+        assert_string_equal(q.txn_id, p.txn_id);
+        assert_int_equal(q.amount_fen, 0);
         wk_pay_form_free(&f);
     }
+    /* not our seller: no facts */
+    wk_pay_alipay_cfg c3 = c;
+    snprintf(c3.seller_id, sizeof c3.seller_id, "2088000000000001");
+    assert_int_equal(wk_pay_form_parse(body, strlen(body), &f, &d), WK_OK);
+    assert_int_equal(wk_pay_alipay_verify(&c3, &f, &q, &d), WK_ECONFLICT);
+    assert_string_equal(q.status, "");
+    wk_pay_form_free(&f);
     /* signed by a key we do not trust */
     assert_int_equal(wk_pay_alipay_sign_notification(&c, other, &p, "TRADE_SUCCESS", "2024-01-01 12:00:00", body,
                                                      sizeof body, &d),
                      WK_OK);
     assert_int_equal(wk_pay_form_parse(body, strlen(body), &f, &d), WK_OK);
     assert_int_equal(wk_pay_alipay_verify(&c, &f, &q, &d), WK_ECRYPTO);
+    assert_string_equal(q.status, "");
     wk_pay_form_free(&f);
     /* sign_type RSA (SHA1) refused; missing sign */
     assert_int_equal(wk_pay_form_parse("sign=abc&sign_type=RSA&app_id=1", 31, &f, &d), WK_OK);
