@@ -317,42 +317,42 @@ static bool client__param(char *out, size_t cap, size_t *o, const char *key, con
     return true;
 }
 
-wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s, wk_pay_payment *out,
-                           bool *paid, wk_diag *d)
+/* Beijing time "YYYY-MM-DD HH:MM:SS" as Alipay's timestamp parameter. */
+static void client__alipay_ts(int64_t now_s, char ts[32])
 {
-    *paid = false;
-    memset(out, 0, sizeof *out);
-    out->channel = WK_PAY_ALIPAY;
-    if (!ch->alipay_on || !ch->alipay_app_key)
-        return wk_diag_set(d, WK_EINVAL, "[pay] alipay_app_private_key: no app key, no queries");
-    wk_err e = client__otn_ok(out_trade_no, d);
+    char iso[40];
+    wk_time_format(now_s, 8 * 3600, iso, sizeof iso);
+    snprintf(ts, 32, "%.10s %.8s", iso, iso + 11);
+}
+
+/* One Alipay gateway call: kv (n pairs, keys in byte order, sign excluded) is signed RSA2
+ * with the app key (the signing string is the same pairs unencoded), posted form-encoded
+ * to alipay_gateway, and the answer's `sign` is verified over the exact bytes of the member
+ * `response_name` with Alipay's public key before anything in it is read. On success *root
+ * (caller json_decrefs) holds the whole answer and *resp the verified member. `what` names
+ * the call in messages. */
+static wk_err client__alipay_call(const wk_pay_channels *ch, const char *what, const char *const (*kv)[2],
+                                  size_t n, const char *response_name, json_t **root, json_t **resp,
+                                  wk_diag *d)
+{
+    char form[4096], s[2048], sig[512];
+    size_t o = 0, so = 0;
+    *root = NULL;
+    *resp = NULL;
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(s + so, sizeof s - so, "%s%s=%s", i ? "&" : "", kv[i][0], kv[i][1]);
+        if (!client__param(form, sizeof form, &o, kv[i][0], kv[i][1]) || w < 0 || (size_t)w >= sizeof s - so)
+            return wk_diag_set(d, WK_ELIMIT, "%s: request too long", what);
+        so += (size_t)w;
+    }
+    wk_err e = wk_pay_rsa_sign(ch->alipay_app_key, s, so, sig, sizeof sig, d);
     if (e)
         return e;
-    char iso[40], ts[32], biz[128];
-    wk_time_format(now_s, 8 * 3600, iso, sizeof iso); /* Beijing time */
-    snprintf(ts, sizeof ts, "%.10s %.8s", iso, iso + 11);
-    snprintf(biz, sizeof biz, "{\"out_trade_no\":\"%s\"}", out_trade_no);
-    const char *kv[][2] = {{"app_id", ch->alipay.app_id}, {"biz_content", biz}, {"charset", "utf-8"},
-                           {"method", "alipay.trade.query"}, {"sign_type", "RSA2"}, {"timestamp", ts},
-                           {"version", "1.0"}};
-    char form[2048], s[1024];
-    size_t o = 0, so = 0;
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-        if (!client__param(form, sizeof form, &o, kv[i][0], kv[i][1]))
-            return wk_diag_set(d, WK_ELIMIT, "query: request too long");
-        int n = snprintf(s + so, sizeof s - so, "%s%s=%s", i ? "&" : "", kv[i][0], kv[i][1]);
-        if (n < 0 || (size_t)n >= sizeof s - so)
-            return wk_diag_set(d, WK_ELIMIT, "query: sign string too long");
-        so += (size_t)n;
-    }
-    char sig[512];
-    if ((e = wk_pay_rsa_sign(ch->alipay_app_key, s, so, sig, sizeof sig, d)))
-        return e;
     if (!client__param(form, sizeof form, &o, "sign", sig))
-        return wk_diag_set(d, WK_ELIMIT, "query: request too long");
+        return wk_diag_set(d, WK_ELIMIT, "%s: request too long", what);
     client_resp *r = wk_calloc(1, sizeof *r);
     if (!r)
-        return wk_diag_set(d, WK_ENOMEM, "query: out of memory");
+        return wk_diag_set(d, WK_ENOMEM, "%s: out of memory", what);
     CURL *c = curl_easy_init();
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded;charset=utf-8");
     CURLcode cr = CURLE_FAILED_INIT;
@@ -370,23 +370,49 @@ wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, 
     }
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
-    json_t *j = NULL, *resp = NULL;
-    if (cr != CURLE_OK || r->overflow || status != 200) {
-        e = wk_diag_set(d, WK_EIO, "query %s: %s (HTTP %ld)", ch->alipay_gateway,
-                        r->overflow ? "response too long" : curl_easy_strerror(cr), status);
-        goto done;
-    }
     size_t at, vl;
     json_error_t je;
-    if ((e = wk_pay_json_member_raw(r->body, r->n, "alipay_trade_query_response", &at, &vl, d)))
-        goto done;
-    j = json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, &je);
-    const char *sign = json_string_value(json_object_get(j, "sign"));
-    if (!sign || (e = wk_pay_rsa_verify(ch->alipay.key, r->body + at, vl, sign, strlen(sign), d))) {
-        e = wk_diag_set(d, WK_ECRYPTO, "query answer: the signature does not verify");
-        goto done;
+    json_t *j = NULL;
+    if (cr != CURLE_OK || r->overflow || status != 200) {
+        e = wk_diag_set(d, WK_EIO, "%s %s: %s (HTTP %ld)", what, ch->alipay_gateway,
+                        r->overflow ? "response too long" : curl_easy_strerror(cr), status);
+    } else if (!(e = wk_pay_json_member_raw(r->body, r->n, response_name, &at, &vl, d))) {
+        j = json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, &je);
+        const char *sign = json_string_value(json_object_get(j, "sign"));
+        if (!sign || wk_pay_rsa_verify(ch->alipay.key, r->body + at, vl, sign, strlen(sign), d))
+            e = wk_diag_set(d, WK_ECRYPTO, "%s answer: the signature does not verify", what);
     }
-    resp = json_object_get(j, "alipay_trade_query_response");
+    wk_free(r);
+    if (e) {
+        json_decref(j);
+        return e;
+    }
+    *root = j;
+    *resp = json_object_get(j, response_name);
+    return WK_OK;
+}
+
+wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, int64_t now_s, wk_pay_payment *out,
+                           bool *paid, wk_diag *d)
+{
+    *paid = false;
+    memset(out, 0, sizeof *out);
+    out->channel = WK_PAY_ALIPAY;
+    if (!ch->alipay_on || !ch->alipay_app_key)
+        return wk_diag_set(d, WK_EINVAL, "[pay] alipay_app_private_key: no app key, no queries");
+    wk_err e = client__otn_ok(out_trade_no, d);
+    if (e)
+        return e;
+    char ts[32], biz[128];
+    client__alipay_ts(now_s, ts);
+    snprintf(biz, sizeof biz, "{\"out_trade_no\":\"%s\"}", out_trade_no);
+    const char *const kv[][2] = {{"app_id", ch->alipay.app_id}, {"biz_content", biz}, {"charset", "utf-8"},
+                                 {"method", "alipay.trade.query"}, {"sign_type", "RSA2"}, {"timestamp", ts},
+                                 {"version", "1.0"}};
+    json_t *j, *resp;
+    if ((e = client__alipay_call(ch, "query", kv, sizeof kv / sizeof kv[0], "alipay_trade_query_response", &j,
+                                 &resp, d)))
+        return e;
     const char *code = json_string_value(json_object_get(resp, "code")),
                *sub = json_string_value(json_object_get(resp, "sub_code")),
                *status_s = json_string_value(json_object_get(resp, "trade_status")),
@@ -399,7 +425,7 @@ wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, 
     }
     if (!code || strcmp(code, "10000") || !status_s || !otn || strcmp(otn, out_trade_no) ||
         strlen(status_s) >= sizeof out->status) {
-        e = wk_diag_set(d, WK_EIO, "query: unexpected answer %.200s", r->body);
+        e = wk_diag_set(d, WK_EIO, "query: unexpected answer (code %.20s)", code ? code : "none");
         goto done;
     }
     snprintf(out->status, sizeof out->status, "%s", status_s);
@@ -417,7 +443,6 @@ wk_err wk_pay_alipay_query(const wk_pay_channels *ch, const char *out_trade_no, 
     *paid = true;
 done:
     json_decref(j);
-    wk_free(r);
     return e;
 }
 
@@ -508,74 +533,22 @@ wk_err wk_pay_alipay_refund(const wk_pay_channels *ch, const char *out_trade_no,
         return wk_diag_set(d, WK_EINVAL, "out_refund_no: 1..63 characters");
     if (amount_fen <= 0)
         return wk_diag_set(d, WK_ERANGE, "amount_fen: must be positive");
-    char yuan[32], iso[40], ts[32];
+    char yuan[32], ts[32];
     snprintf(yuan, sizeof yuan, "%lld.%02lld", (long long)(amount_fen / 100), (long long)(amount_fen % 100));
-    wk_time_format(now_s, 8 * 3600, iso, sizeof iso); /* Beijing time */
-    snprintf(ts, sizeof ts, "%.10s %.8s", iso, iso + 11);
+    client__alipay_ts(now_s, ts);
     json_t *bj = json_pack("{s:s, s:s, s:s, s:s}", "out_trade_no", out_trade_no, "refund_amount", yuan,
                            "out_request_no", out_refund_no, "refund_reason", reason ? reason : "");
     char *biz = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
     json_decref(bj);
     if (!biz)
         return wk_diag_set(d, WK_ENOMEM, "refund: out of memory");
-    const char *kv[][2] = {{"app_id", ch->alipay.app_id}, {"biz_content", biz}, {"charset", "utf-8"},
-                           {"method", "alipay.trade.refund"}, {"sign_type", "RSA2"}, {"timestamp", ts},
-                           {"version", "1.0"}};
-    char form[4096], s[2048], sig[512];
-    size_t o = 0, so = 0;
-    client_resp *r = NULL;
-    json_t *j = NULL;
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-        int n = snprintf(s + so, sizeof s - so, "%s%s=%s", i ? "&" : "", kv[i][0], kv[i][1]);
-        if (!client__param(form, sizeof form, &o, kv[i][0], kv[i][1]) || n < 0 || (size_t)n >= sizeof s - so) {
-            e = wk_diag_set(d, WK_ELIMIT, "refund: request too long");
-            goto done;
-        }
-        so += (size_t)n;
-    }
-    if ((e = wk_pay_rsa_sign(ch->alipay_app_key, s, so, sig, sizeof sig, d)))
+    const char *const kv[][2] = {{"app_id", ch->alipay.app_id}, {"biz_content", biz}, {"charset", "utf-8"},
+                                 {"method", "alipay.trade.refund"}, {"sign_type", "RSA2"}, {"timestamp", ts},
+                                 {"version", "1.0"}};
+    json_t *j = NULL, *resp;
+    if ((e = client__alipay_call(ch, "refund", kv, sizeof kv / sizeof kv[0], "alipay_trade_refund_response", &j,
+                                 &resp, d)))
         goto done;
-    if (!client__param(form, sizeof form, &o, "sign", sig)) {
-        e = wk_diag_set(d, WK_ELIMIT, "refund: request too long");
-        goto done;
-    }
-    if (!(r = wk_calloc(1, sizeof *r))) {
-        e = wk_diag_set(d, WK_ENOMEM, "refund: out of memory");
-        goto done;
-    }
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded;charset=utf-8");
-    CURLcode cr = CURLE_FAILED_INIT;
-    long status = 0;
-    if (c && h) {
-        curl_easy_setopt(c, CURLOPT_URL, ch->alipay_gateway);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client__body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        cr = curl_easy_perform(c);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (cr != CURLE_OK || r->overflow || status != 200) {
-        e = wk_diag_set(d, WK_EIO, "refund %s: %s (HTTP %ld)", ch->alipay_gateway,
-                        r->overflow ? "response too long" : curl_easy_strerror(cr), status);
-        goto done;
-    }
-    size_t at, vl;
-    json_error_t je;
-    if ((e = wk_pay_json_member_raw(r->body, r->n, "alipay_trade_refund_response", &at, &vl, d)))
-        goto done;
-    j = json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, &je);
-    const char *sign = json_string_value(json_object_get(j, "sign"));
-    if (!sign || wk_pay_rsa_verify(ch->alipay.key, r->body + at, vl, sign, strlen(sign), d)) {
-        e = wk_diag_set(d, WK_ECRYPTO, "refund answer: the signature does not verify");
-        goto done;
-    }
-    json_t *resp = json_object_get(j, "alipay_trade_refund_response");
     const char *code = json_string_value(json_object_get(resp, "code")),
                *sub = json_string_value(json_object_get(resp, "sub_code")),
                *trade_no = json_string_value(json_object_get(resp, "trade_no")),
@@ -603,7 +576,6 @@ wk_err wk_pay_alipay_refund(const wk_pay_channels *ch, const char *out_trade_no,
 done:
     json_decref(j);
     free(biz);
-    wk_free(r);
     return e;
 }
 
@@ -621,10 +593,9 @@ wk_err wk_pay_alipay_precreate(const wk_pay_channels *ch, const char *notify_bas
         return e;
     if (amount_fen <= 0)
         return wk_diag_set(d, WK_ERANGE, "amount_fen: must be positive");
-    char yuan[32], iso[40], ts[32], notify[600], biz[512];
+    char yuan[32], ts[32], notify[600], biz[512];
     snprintf(yuan, sizeof yuan, "%lld.%02lld", (long long)(amount_fen / 100), (long long)(amount_fen % 100));
-    wk_time_format(now_s, 8 * 3600, iso, sizeof iso); /* Beijing time */
-    snprintf(ts, sizeof ts, "%.10s %.8s", iso, iso + 11);
+    client__alipay_ts(now_s, ts);
     int nn = snprintf(notify, sizeof notify, "%s/pay/alipay/notify", notify_base_url);
     int bn = snprintf(biz, sizeof biz,
                       "{\"out_trade_no\":\"%s\",\"total_amount\":\"%s\",\"subject\":\"\xe7\x94\xb5\xe8\xb4\xb9\xe5\x85\x85"
@@ -633,59 +604,14 @@ wk_err wk_pay_alipay_precreate(const wk_pay_channels *ch, const char *notify_bas
     if (nn < 0 || (size_t)nn >= sizeof notify || bn < 0 || (size_t)bn >= sizeof biz)
         return wk_diag_set(d, WK_ELIMIT, "precreate: request too long");
     /* keys in byte order: the signing string is the same sequence, unencoded */
-    const char *kv[][2] = {{"app_id", ch->alipay.app_id}, {"biz_content", biz},
-                           {"charset", "utf-8"},          {"method", "alipay.trade.precreate"},
-                           {"notify_url", notify},       {"sign_type", "RSA2"},
-                           {"timestamp", ts},            {"version", "1.0"}};
-    char form[4096], s[2048], sig[512];
-    size_t o = 0, so = 0;
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-        int n = snprintf(s + so, sizeof s - so, "%s%s=%s", i ? "&" : "", kv[i][0], kv[i][1]);
-        if (!client__param(form, sizeof form, &o, kv[i][0], kv[i][1]) || n < 0 || (size_t)n >= sizeof s - so)
-            return wk_diag_set(d, WK_ELIMIT, "precreate: request too long");
-        so += (size_t)n;
-    }
-    if ((e = wk_pay_rsa_sign(ch->alipay_app_key, s, so, sig, sizeof sig, d)))
+    const char *const kv[][2] = {{"app_id", ch->alipay.app_id}, {"biz_content", biz},
+                                 {"charset", "utf-8"},          {"method", "alipay.trade.precreate"},
+                                 {"notify_url", notify},       {"sign_type", "RSA2"},
+                                 {"timestamp", ts},            {"version", "1.0"}};
+    json_t *j, *resp;
+    if ((e = client__alipay_call(ch, "precreate", kv, sizeof kv / sizeof kv[0], "alipay_trade_precreate_response",
+                                 &j, &resp, d)))
         return e;
-    if (!client__param(form, sizeof form, &o, "sign", sig))
-        return wk_diag_set(d, WK_ELIMIT, "precreate: request too long");
-    client_resp *r = wk_calloc(1, sizeof *r);
-    if (!r)
-        return wk_diag_set(d, WK_ENOMEM, "precreate: out of memory");
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded;charset=utf-8");
-    CURLcode cr = CURLE_FAILED_INIT;
-    long status = 0;
-    if (c && h) {
-        curl_easy_setopt(c, CURLOPT_URL, ch->alipay_gateway);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client__body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        cr = curl_easy_perform(c);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    json_t *j = NULL;
-    if (cr != CURLE_OK || r->overflow || status != 200) {
-        e = wk_diag_set(d, WK_EIO, "precreate %s: %s (HTTP %ld)", ch->alipay_gateway,
-                        r->overflow ? "response too long" : curl_easy_strerror(cr), status);
-        goto done;
-    }
-    size_t at, vl;
-    json_error_t je;
-    if ((e = wk_pay_json_member_raw(r->body, r->n, "alipay_trade_precreate_response", &at, &vl, d)))
-        goto done;
-    j = json_loadb(r->body, r->n, JSON_REJECT_DUPLICATES, &je);
-    const char *sign = json_string_value(json_object_get(j, "sign"));
-    if (!sign || wk_pay_rsa_verify(ch->alipay.key, r->body + at, vl, sign, strlen(sign), d)) {
-        e = wk_diag_set(d, WK_ECRYPTO, "precreate answer: the signature does not verify");
-        goto done;
-    }
-    json_t *resp = json_object_get(j, "alipay_trade_precreate_response");
     const char *code = json_string_value(json_object_get(resp, "code")),
                *sub = json_string_value(json_object_get(resp, "sub_code")),
                *otn = json_string_value(json_object_get(resp, "out_trade_no")),
@@ -698,8 +624,6 @@ wk_err wk_pay_alipay_precreate(const wk_pay_channels *ch, const char *notify_bas
         e = wk_diag_set(d, WK_EIO, "qr_code: missing or longer than %zu", cap - 1);
     else
         snprintf(qr_code, cap, "%s", qr);
-done:
     json_decref(j);
-    wk_free(r);
     return e;
 }
