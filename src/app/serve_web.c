@@ -741,9 +741,11 @@ static void web__op_list(web_call *c, const wk_serve_env *env)
     web__collect(c, st, t->cols, t->n_cols, "id", newest_first ? "next_before" : "next_after", &d);
 }
 
-/* GET /api/v1/accounts/{id}/readings: newest first by time, paged by `before` time. The
- * account must pass the same tenancy check as GET /accounts/{id}. */
-static void web__op_readings(web_call *c, const wk_serve_env *env)
+/* One page of an account's own rows (readings, transfers), newest first: the account must be
+ * visible to the caller (tenancy as GET /accounts/{id}); sql binds ?1 account, ?2 the
+ * `before` cursor, ?3 the limit. */
+static void web__account_page(web_call *c, const wk_serve_env *env, const char *sql,
+                              const web_col *cols, size_t n_cols, const char *id_col)
 {
     int64_t id = c->id;
     c->kind = WEB_ACCOUNT;
@@ -754,11 +756,7 @@ static void web__op_readings(web_call *c, const wk_serve_env *env)
     c->body = NULL;
     wk_diag d = {{0}};
     wk_stmt *st;
-    if (wk_store_prepare(env->st,
-                         "SELECT meter_id, time_s, total_wh, t1_wh, t2_wh, t3_wh, t4_wh,"
-                         " energy_wh, deduction_fen FROM reading WHERE account_id = ?1"
-                         " AND time_s < ?2 ORDER BY time_s DESC, total_wh DESC LIMIT ?3",
-                         &st, &d)) {
+    if (wk_store_prepare(env->st, sql, &st, &d)) {
         web__internal(c, &d);
         return;
     }
@@ -769,7 +767,18 @@ static void web__op_readings(web_call *c, const wk_serve_env *env)
         return;
     }
     c->id = 0; /* a list from here on */
-    web__collect(c, st, r_cols, N(r_cols), "time_s", "next_before", &d);
+    web__collect(c, st, cols, n_cols, id_col, "next_before", &d);
+}
+
+/* GET /api/v1/accounts/{id}/readings: newest first by time, paged by `before` time. The
+ * account must pass the same tenancy check as GET /accounts/{id}. */
+static void web__op_readings(web_call *c, const wk_serve_env *env)
+{
+    web__account_page(c, env,
+                      "SELECT meter_id, time_s, total_wh, t1_wh, t2_wh, t3_wh, t4_wh,"
+                      " energy_wh, deduction_fen FROM reading WHERE account_id = ?1"
+                      " AND time_s < ?2 ORDER BY time_s DESC, total_wh DESC LIMIT ?3",
+                      r_cols, N(r_cols), "time_s");
 }
 
 /* GET /api/v1/accounts/{id}/transfers: the account's ledger transfers (top-ups "in",
@@ -777,33 +786,13 @@ static void web__op_readings(web_call *c, const wk_serve_env *env)
  * GET /accounts/{id}. */
 static void web__op_transfers(web_call *c, const wk_serve_env *env)
 {
-    int64_t id = c->id;
-    c->kind = WEB_ACCOUNT;
-    web__op_list(c, env);
-    if (c->status != 200)
-        return;
-    json_decref(c->body);
-    c->body = NULL;
-    wk_diag d = {{0}};
-    wk_stmt *st;
-    if (wk_store_prepare(env->st,
-                         "SELECT lower(hex(t.id)), t.leaf_index, t.time_s, t.amount_fen,"
-                         " CASE WHEN t.credit_account_id = a.wallet_account_id THEN 'in' ELSE"
-                         " 'out' END, t.reason FROM account a JOIN ledger_transfer t"
-                         " ON a.wallet_account_id IN (t.debit_account_id, t.credit_account_id)"
-                         " WHERE a.id = ?1 AND t.leaf_index < ?2 ORDER BY t.leaf_index DESC LIMIT ?3",
-                         &st, &d)) {
-        web__internal(c, &d);
-        return;
-    }
-    if (wk_stmt_bind_i64(st, 1, id) || wk_stmt_bind_i64(st, 2, c->after) ||
-        wk_stmt_bind_i64(st, 3, c->limit)) {
-        wk_stmt_reset(st);
-        web__fail(c, 500, "internal", NULL, "bind failed");
-        return;
-    }
-    c->id = 0;
-    web__collect(c, st, t_cols, N(t_cols), "leaf_index", "next_before", &d);
+    web__account_page(c, env,
+                      "SELECT lower(hex(t.id)), t.leaf_index, t.time_s, t.amount_fen,"
+                      " CASE WHEN t.credit_account_id = a.wallet_account_id THEN 'in' ELSE"
+                      " 'out' END, t.reason FROM account a JOIN ledger_transfer t"
+                      " ON a.wallet_account_id IN (t.debit_account_id, t.credit_account_id)"
+                      " WHERE a.id = ?1 AND t.leaf_index < ?2 ORDER BY t.leaf_index DESC LIMIT ?3",
+                      t_cols, N(t_cols), "leaf_index");
 }
 
 /* Parses a positive decimal id (1..2^53) that is the whole string. */
