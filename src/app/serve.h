@@ -63,6 +63,12 @@ const char *wk_serve_admin_token(wk_serve *s);
  * in constant time. */
 bool wk_serve_http_authorized(wk_serve *s, wk_http_req *req);
 
+/* The request body parsed as a JSON object (duplicate keys refused); caller json_decrefs.
+ * Anything else is answered 400 bad_json here: NULL is returned and *rc is the handler's
+ * return value. */
+struct json_t;
+struct json_t *wk_serve_http_json_body(wk_http_req *req, wk_http_resp *resp, int *rc);
+
 /* Payments (serve_pay.c): the channels the routes verify with (set before
  * wk_serve_http_start; NULL = payments off; borrowed) and the route handlers. */
 struct wk_pay_channels;

@@ -58,14 +58,10 @@ static int http__accounts(wk_http_req *req, wk_http_resp *resp, void *ctx)
         return http__err(resp, 404, "not_found", "no such route", NULL);
     if (!wk_serve_http_authorized(s, req))
         return http__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
-    size_t len;
-    const char *body = wk_http_req_body(req, &len);
-    json_error_t je;
-    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return http__err(resp, 400, "bad_json", "the body must be a JSON object", NULL);
-    }
+    int answered;
+    json_t *j = wk_serve_http_json_body(req, resp, &answered);
+    if (!j)
+        return answered;
     wk_serve_req r = {.kind = WK_SERVE_REQ_CREDIT, .account_id = account};
     json_t *amount = json_object_get(j, "amount_fen"), *id = json_object_get(j, "id"),
            *reason = json_object_get(j, "reason");
@@ -119,6 +115,19 @@ static int http__accounts(wk_http_req *req, wk_http_resp *resp, void *ctx)
     snprintf(out, sizeof out, "{\"account\":%lld,\"amount_fen\":%lld,\"id\":\"%s\",\"existed\":%s}",
              account, (long long)r.amount_fen, hex, r.existed ? "true" : "false");
     return wk_http_resp_json(resp, r.existed ? 200 : 201, out) ? -1 : 0;
+}
+
+json_t *wk_serve_http_json_body(wk_http_req *req, wk_http_resp *resp, int *rc)
+{
+    size_t len;
+    const char *body = wk_http_req_body(req, &len);
+    json_error_t je;
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+    if (json_is_object(j))
+        return j;
+    json_decref(j);
+    *rc = http__err(resp, 400, "bad_json", "the body must be a JSON object", NULL);
+    return NULL;
 }
 
 wk_err wk_serve_http_start(wk_serve *s, const char *host, int port, wk_http **out, wk_diag *d)

@@ -280,14 +280,10 @@ int wk_serve_pay_orders_create(wk_http_req *req, wk_http_resp *resp, void *ctx)
         return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
     if (!g_pay)
         return pay__err(resp, 503, "unavailable", "payments are not configured", NULL);
-    size_t len;
-    const char *body = wk_http_req_body(req, &len);
-    json_error_t je;
-    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return pay__err(resp, 400, "bad_json", "the body must be a JSON object", NULL);
-    }
+    int answered;
+    json_t *j = wk_serve_http_json_body(req, resp, &answered);
+    if (!j)
+        return answered;
     json_t *acc = json_object_get(j, "account_id"), *amt = json_object_get(j, "amount_fen"),
            *ch = json_object_get(j, "channel");
     order_call c = {0};
@@ -471,14 +467,10 @@ int wk_serve_pay_counter(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (!wk_serve_http_authorized(s, req))
         return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
     bool settle = !strcmp(what, "settlements");
-    size_t len;
-    const char *body = wk_http_req_body(req, &len);
-    json_error_t je;
-    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return pay__err(resp, 400, "bad_json", "the body must be a JSON object", NULL);
-    }
+    int answered;
+    json_t *j = wk_serve_http_json_body(req, resp, &answered);
+    if (!j)
+        return answered;
     counter_call c = {.what = what};
     json_t *acc = json_object_get(j, "account_id"), *amt = json_object_get(j, "amount_fen"),
            *m = json_object_get(j, "method"), *op = json_object_get(j, "operator"),
@@ -671,14 +663,10 @@ int wk_serve_pay_refunds(wk_http_req *req, wk_http_resp *resp, void *ctx)
         return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
     if (!g_pay)
         return pay__err(resp, 503, "unavailable", "payments are not configured", NULL);
-    size_t len;
-    const char *body = wk_http_req_body(req, &len);
-    json_error_t je;
-    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return pay__err(resp, 400, "bad_json", "the body must be a JSON object", NULL);
-    }
+    int answered;
+    json_t *j = wk_serve_http_json_body(req, resp, &answered);
+    if (!j)
+        return answered;
     refund_call *c = wk_calloc(1, sizeof *c);
     if (!c) {
         json_decref(j);
