@@ -15,27 +15,8 @@
 #     every notification is sent and the receiver accepted every key (a resend carries the
 #     same Idempotency-Key);
 #   - /metrics counts notifications by channel and outcome.
-set -euo pipefail
-BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
+source "${WK_SOURCE_DIR:?}/tests/e2e_lib.sh"
 PY=/usr/bin/python3 # Debian's, with python3-aiosmtpd
-T=$(mktemp -d "${TMPDIR:-/tmp}/wk-notify-test.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  "$SRC/scripts/broker" stop "$T/broker" >/dev/null 2>&1 || true
-  wait 2>/dev/null || true
-  if [ "${fails:-0}" != 0 ] || [ "${KEEP:-}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-q() { sqlite3 -cmd ".timeout 5000" "$T/wk.db" "$1"; }
-wait_for() { # wait_for SECONDS 'shell condition'
-  local until=$((SECONDS + $1))
-  while [ $SECONDS -lt $until ]; do eval "$2" && return 0; sleep 0.2; done
-  return 1
-}
 jcol() { # jcol FILE FIELD [FILTER-EXPR]: one value per line of a JSON-lines file
   "$PY" -c '
 import json, sys
@@ -59,9 +40,7 @@ RPORT=$(sed -n 's/.*http=\([0-9]*\).*/\1/p' "$T/ports")
 SPORT=$(sed -n 's/.*smtp=\([0-9]*\).*/\1/p' "$T/ports")
 
 METERS=3 FIRST=250000000001 MASTER=notify-test-master
-out=$("$SRC/scripts/broker" start "$T/broker" --meters $METERS --first-address $FIRST --master $MASTER)
-BPORT=$(echo "$out" | sed -n 's/.*port=\([0-9]*\).*/\1/p')
-HPW=$(echo "$out" | sed -n 's/.*headend_password=\([0-9a-f]*\).*/\1/p')
+start_broker $METERS $FIRST $MASTER
 
 # account 1 starts just above the first warning level
 "$PY" - "$T/seed.json" $METERS $FIRST <<'PY'

@@ -24,31 +24,10 @@
 #     wallet -> clearing:<channel>, a repeat is answered from the booking, refusals
 #     (ours and the channel's) book nothing;
 #   - `wattkeeper ledger verify` passes and the clearing accounts equal the credits.
-set -euo pipefail
-BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
-T=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  "$SRC/scripts/broker" stop "$T/broker" >/dev/null 2>&1 || true
-  wait 2>/dev/null || true
-  if [ "${fails:-0}" != 0 ] || [ "${KEEP:-}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-q() { sqlite3 -cmd ".timeout 5000" "$T/wk.db" "$1"; }
-wait_for() { # wait_for SECONDS 'shell condition'
-  local until=$((SECONDS + $1))
-  while [ $SECONDS -lt $until ]; do eval "$2" && return 0; sleep 0.2; done
-  return 1
-}
+source "${WK_SOURCE_DIR:?}/tests/e2e_lib.sh"
 
 METERS=2 FIRST=250000000001 MASTER=pay-test-master
-out=$("$SRC/scripts/broker" start "$T/broker" --meters $METERS --first-address $FIRST --master $MASTER)
-BPORT=$(echo "$out" | sed -n 's/.*port=\([0-9]*\).*/\1/p')
-HPW=$(echo "$out" | sed -n 's/.*headend_password=\([0-9a-f]*\).*/\1/p')
+start_broker $METERS $FIRST $MASTER
 cat >"$T/seed.json" <<JSON
 {"communities": [{"name": "Lakeside", "tariff": "zhejiang-residential", "buildings": [{"name": "B1", "units": [
  {"name": "U001", "kind": "home", "meter": {"address": "$FIRST", "close_mode": "direct"},
