@@ -61,8 +61,28 @@ static const char v2_sqlite[] =
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
 
+/* v3: staff restricted to some of their company's communities (no rows = all of them),
+ * and API tokens for integrations (stored as SHA-256; revoked tokens stay for the record). */
+static const char v3_sqlite[] =
+    "CREATE TABLE staff_community ("
+    "  user_id INTEGER NOT NULL REFERENCES app_user(id),"
+    "  community_id INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_id, community_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE api_token ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES app_user(id),"
+    "  name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),"
+    "  token_sha256 BLOB NOT NULL UNIQUE CHECK (length(token_sha256) = 32),"
+    "  created_s INTEGER NOT NULL,"
+    "  expires_s INTEGER NOT NULL,"
+    "  revoked_s INTEGER"
+    ") STRICT;"
+    "CREATE INDEX api_token_user ON api_token (user_id);";
+
 static const wk_migration migrations[] = {{1, "companies, users, sessions", v1_sqlite, NULL},
-                                          {2, "audit log", v2_sqlite, NULL}};
+                                          {2, "audit log", v2_sqlite, NULL},
+                                          {3, "community assignment, API tokens", v3_sqlite, NULL}};
 const wk_schema wk_auth_schema = {"auth", migrations, sizeof migrations / sizeof migrations[0]};
 
 static const char *const role_names[] = {NULL, "admin", "finance", "service", "technician",
@@ -313,8 +333,9 @@ wk_err wk_auth_session(wk_store *st, const char *token, int64_t now_s, wk_sessio
     wk_stmt *s;
     wk_err e = wk_store_prepare(st,
                                 "SELECT u.id, u.login, u.role, u.company_id, u.account_id, s.csrf,"
-                                " s.expires_s FROM app_session s JOIN app_user u ON u.id = s.user_id"
-                                " WHERE s.token_sha256 = ?",
+                                " s.expires_s, EXISTS (SELECT 1 FROM staff_community x"
+                                " WHERE x.user_id = u.id) FROM app_session s"
+                                " JOIN app_user u ON u.id = s.user_id WHERE s.token_sha256 = ?",
                                 &s, d);
     if (e)
         return e;
@@ -330,6 +351,7 @@ wk_err wk_auth_session(wk_store *st, const char *token, int64_t now_s, wk_sessio
         snprintf(out->csrf, sizeof out->csrf, "%s", wk_stmt_text(s, 5, &n));
         snprintf(out->token, sizeof out->token, "%s", token);
         out->expires_s = wk_stmt_i64(s, 6);
+        out->user.assigned = wk_stmt_i64(s, 7) != 0;
     }
     wk_stmt_reset(s);
     return e;
@@ -468,6 +490,74 @@ wk_err wk_auth_audit(wk_store *st, const wk_user *who, const char *action, const
         !(e = wk_stmt_bind_text(s, 9, before, strlen(before))) &&
         !(e = wk_stmt_bind_text(s, 10, after, strlen(after))))
         e = wk_stmt_step(s, &row, d);
+    wk_stmt_reset(s);
+    return e;
+}
+
+/* ---- API tokens ---- */
+
+wk_err wk_auth_token_create(wk_store *st, int64_t user_id, const char *name, int64_t ttl_s,
+                            int64_t now_s, char out[WK_API_TOKEN_LEN + 1], int64_t *id,
+                            wk_diag *d)
+{
+    size_t nl = name ? strlen(name) : 0;
+    if (nl == 0 || nl > 64)
+        return wk_diag_set(d, WK_EINVAL, "name: expected 1..64 bytes");
+    if (ttl_s < 3600 || ttl_s > 366 * 86400LL)
+        return wk_diag_set(d, WK_EINVAL, "ttl_s: expected 3600..31622400 seconds");
+    char hex[WK_TOKEN_HEX + 1];
+    wk_err e = auth__random_hex(hex, d);
+    if (e)
+        return e;
+    snprintf(out, WK_API_TOKEN_LEN + 1, "%s%s", WK_API_TOKEN_PREFIX, hex);
+    uint8_t th[32];
+    auth__sha256(out, th);
+    wk_stmt *s;
+    if ((e = wk_store_prepare(st,
+                              "INSERT INTO api_token (user_id, name, token_sha256, created_s, expires_s)"
+                              " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                              &s, d)))
+        return e;
+    bool row = false;
+    if (!(e = wk_stmt_bind_i64(s, 1, user_id)) && !(e = wk_stmt_bind_text(s, 2, name, nl)) &&
+        !(e = wk_stmt_bind_blob(s, 3, th, 32)) && !(e = wk_stmt_bind_i64(s, 4, now_s)) &&
+        !(e = wk_stmt_bind_i64(s, 5, now_s + ttl_s)))
+        e = wk_stmt_step(s, &row, d);
+    if (!e && row && id)
+        *id = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    sodium_memzero(hex, sizeof hex);
+    return e;
+}
+
+wk_err wk_auth_token_session(wk_store *st, const char *token, int64_t now_s, wk_session *out,
+                             wk_diag *d)
+{
+    size_t pl = strlen(WK_API_TOKEN_PREFIX);
+    if (!token || strlen(token) != WK_API_TOKEN_LEN || strncmp(token, WK_API_TOKEN_PREFIX, pl))
+        return wk_diag_set(d, WK_ENOTFOUND, "no such API token");
+    uint8_t th[32];
+    auth__sha256(token, th);
+    wk_stmt *s;
+    wk_err e = wk_store_prepare(st,
+                                "SELECT u.id, u.login, u.role, u.company_id, u.account_id, t.expires_s,"
+                                " EXISTS (SELECT 1 FROM staff_community x WHERE x.user_id = u.id)"
+                                " FROM api_token t JOIN app_user u ON u.id = t.user_id"
+                                " WHERE t.token_sha256 = ? AND t.revoked_s IS NULL",
+                                &s, d);
+    if (e)
+        return e;
+    bool row = false;
+    if (!(e = wk_stmt_bind_blob(s, 1, th, 32)))
+        e = wk_stmt_step(s, &row, d);
+    if (!e && (!row || wk_stmt_i64(s, 5) <= now_s))
+        e = wk_diag_set(d, WK_ENOTFOUND, "no such API token (unknown, revoked or expired)");
+    if (!e) {
+        memset(out, 0, sizeof *out);
+        auth__user_row(s, 0, &out->user);
+        out->expires_s = wk_stmt_i64(s, 5);
+        out->user.assigned = wk_stmt_i64(s, 6) != 0;
+    }
     wk_stmt_reset(s);
     return e;
 }

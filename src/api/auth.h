@@ -46,6 +46,7 @@ typedef struct wk_user {
     wk_role role;
     int64_t company_id; /* staff: their company; 0 = none */
     int64_t account_id; /* residents: their account; 0 = none */
+    bool assigned;      /* staff: restricted to the communities in staff_community */
 } wk_user;
 
 #define WK_TOKEN_HEX 64 /* session tokens and CSRF tokens: 32 random bytes in hex */
@@ -95,6 +96,19 @@ wk_err wk_auth_password_change(wk_store *st, const wk_auth_opts *o, int64_t user
 wk_err wk_auth_audit(wk_store *st, const wk_user *who, const char *action, const char *object,
                      int64_t object_id, const char *reason, const char *before,
                      const char *after, int64_t now_ms, wk_diag *d) WK_MUST_CHECK;
+
+/* API tokens for integrations: "wkt_" + 64 hex, sent as Authorization: Bearer; they act as
+ * their user (role and tenancy) without a session or CSRF token, until they expire or are
+ * revoked. Only the SHA-256 is stored; the token is shown once, at creation. */
+#define WK_API_TOKEN_PREFIX "wkt_"
+#define WK_API_TOKEN_LEN (4 + WK_TOKEN_HEX)
+wk_err wk_auth_token_create(wk_store *st, int64_t user_id, const char *name, int64_t ttl_s,
+                            int64_t now_s, char out[WK_API_TOKEN_LEN + 1], int64_t *id,
+                            wk_diag *d) WK_MUST_CHECK;
+/* The user of an API token as a session (no token, no CSRF): WK_ENOTFOUND if unknown,
+ * revoked or expired. */
+wk_err wk_auth_token_session(wk_store *st, const char *token, int64_t now_s, wk_session *out,
+                             wk_diag *d) WK_MUST_CHECK;
 
 /* A fixed-size token bucket per client address, in memory: at most `burst` attempts, one
  * more every `refill_ms`. Not thread-safe by itself: callers hold their own lock. */

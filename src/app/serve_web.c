@@ -36,6 +36,7 @@
 
 #include "api/auth.h"
 #include "app/serve.h"
+#include "app/serve_web.h"
 #include "core/mem.h"
 #include "core/units.h"
 #include "proto/config.h"
@@ -65,50 +66,8 @@ static struct {
 
 /* ---- one request executed on the main loop ---- */
 
-typedef struct web_call web_call;
-typedef void (*web_op)(web_call *c, const wk_serve_env *env);
-
-typedef enum web_kind {
-    WEB_COMMUNITY = 1,
-    WEB_BUILDING,
-    WEB_UNIT,
-    WEB_METER,
-    WEB_ACCOUNT,
-    WEB_READING,
-    WEB_COMMAND,
-    WEB_EVENT,
-    WEB_AUDIT,
-} web_kind;
-
-struct web_call {
-    /* inputs (borrowed from the handler's frame, which outlives the call) */
-    char token[WK_TOKEN_HEX + 1]; /* from the cookie; "" when none */
-    const char *csrf;             /* X-CSRF-Token header or NULL */
-    bool need_session;
-    bool state_change; /* needs the CSRF header */
-    web_op op;
-    const char *login, *password, *new_password;
-    web_kind kind;
-    int64_t id;          /* object id from the path; 0 = a list */
-    int64_t limit, after; /* pagination: items with id > after, at most limit */
-    int64_t f_parent;    /* filter: community / building / unit id; 0 = none */
-    int f_online;        /* -1 = any, 0, 1 */
-    const char *f_relay; /* NULL = any */
-    const char *f_status;
-    const char *f_state; /* commands */
-    const char *f_action;
-    uint8_t transfer_id[16]; /* receipts */
-    const char *action; /* relay: trip, close, auto */
-    const char *reason;
-    int64_t hours;
-    /* outputs */
-    wk_session sess;
-    int status;
-    const char *code;
-    char msg[WK_DIAG_MAX];
-    const char *field;
-    json_t *body; /* the JSON answer on success (owned) */
-};
+typedef wk_web_call web_call;
+typedef wk_web_op web_op;
 
 static void web__fail(web_call *c, int status, const char *code, const char *field,
                       const char *msg)
@@ -119,6 +78,8 @@ static void web__fail(web_call *c, int status, const char *code, const char *fie
     snprintf(c->msg, sizeof c->msg, "%s", msg);
     json_decref(c->body);
     c->body = NULL;
+    wk_free(c->raw);
+    c->raw = NULL;
 }
 
 static void web__internal(web_call *c, const wk_diag *d)
@@ -133,18 +94,26 @@ static wk_err web__main(const wk_serve_env *env, void *ctx, wk_diag *d)
     c->status = 200;
     if (c->need_session) {
         wk_diag sd = {{0}};
-        wk_err e = c->token[0] ? wk_auth_session(env->st, c->token, env->now_ms / 1000,
-                                                 &c->sess, &sd)
-                               : WK_ENOTFOUND;
+        wk_err e;
+        if (c->token[0])
+            e = wk_auth_session(env->st, c->token, env->now_ms / 1000, &c->sess, &sd);
+        else if (c->bearer[0]) {
+            e = wk_auth_token_session(env->st, c->bearer, env->now_ms / 1000, &c->sess, &sd);
+            c->via_token = !e;
+        } else
+            e = WK_ENOTFOUND;
         if (e == WK_ENOTFOUND) {
-            web__fail(c, 401, "unauthorized", NULL, "log in first");
+            web__fail(c, 401, "unauthorized", NULL,
+                      c->bearer[0] && !c->token[0] ? "unknown, revoked or expired API token"
+                                                   : "log in first");
             return WK_OK;
         }
         if (e) {
             web__internal(c, &sd);
             return WK_OK;
         }
-        if (c->state_change && !wk_auth_csrf_ok(&c->sess, c->csrf)) {
+        /* an API token is no ambient credential: a cross-site page cannot send it */
+        if (c->state_change && !c->via_token && !wk_auth_csrf_ok(&c->sess, c->csrf)) {
             web__fail(c, 403, "csrf", "X-CSRF-Token",
                       "the X-CSRF-Token header must carry the session's CSRF token");
             return WK_OK;
@@ -275,15 +244,30 @@ static int web__run(web_call *c, wk_http_resp *resp)
         return web__err(resp, 503, "stopping", "the server is stopping", NULL);
     if (r.result) {
         json_decref(c->body);
+        wk_free(c->raw);
         return web__err(resp, 500, "internal", r.diag.msg, NULL);
     }
     if (c->status >= 400) {
         json_decref(c->body);
+        wk_free(c->raw);
         return web__err(resp, c->status, c->code, c->msg, c->field);
     }
     if (c->status == 204) {
         wk_http_resp_status(resp, 204);
         return 0;
+    }
+    if (c->raw) {
+        json_decref(c->body);
+        wk_http_resp_status(resp, c->status);
+        if (c->raw_disposition[0] &&
+            wk_http_resp_header(resp, "Content-Disposition", c->raw_disposition)) {
+            wk_free(c->raw);
+            return -1;
+        }
+        char *raw = c->raw;
+        c->raw = NULL;
+        return wk_http_resp_body_take(resp, c->raw_type ? c->raw_type : "text/plain; charset=utf-8",
+                                      raw, c->raw_len) ? -1 : 0;
     }
     json_t *body = c->body;
     c->body = NULL;
@@ -294,6 +278,9 @@ static void web__call_init(web_call *c, wk_http_req *req, bool need_session)
 {
     memset(c, 0, sizeof *c);
     web__cookie(req, c->token);
+    const char *auth = wk_http_req_header(req, "Authorization");
+    if (auth && !strncmp(auth, "Bearer ", 7)) /* checked on the main loop; too long = unknown */
+        snprintf(c->bearer, sizeof c->bearer, "%s", strlen(auth + 7) < sizeof c->bearer ? auth + 7 : "x");
     c->csrf = wk_http_req_header(req, "X-CSRF-Token");
     c->need_session = need_session;
     c->state_change = strcmp(wk_http_req_method(req), "GET") != 0 &&
@@ -533,9 +520,9 @@ static json_t *web__row(wk_stmt *st, const web_col *cols, size_t n)
  * ?5 object id or NULL, ?6 parent filter or NULL, ?7 online or NULL, ?8 relay or NULL,
  * ?9 status or NULL. The tenancy condition is in every query, so another tenant's id
  * yields no row (404), never a row that is filtered afterwards. */
-#define WEB_SCOPE_COMMUNITY "c.company_id = ?1"
+#define WEB_SCOPE_COMMUNITY WK_WEB_SCOPE("c", "?1", "?10")
 typedef struct web_type {
-    web_kind kind;
+    wk_web_kind kind;
     const char *name; /* path segment */
     bool resident_ok;
     const web_col *cols;
@@ -576,20 +563,20 @@ static const web_col t_cols[] = {{"id", 's'},        {"leaf_index", 'i'}, {"time
 
 #define N(a) (sizeof a / sizeof a[0])
 static const web_type web_types[] = {
-    {WEB_COMMUNITY, "communities", false, c_cols, N(c_cols),
+    {WK_WEB_COMMUNITY, "communities", false, c_cols, N(c_cols),
      "SELECT c.id, c.name, c.tariff, c.company_id FROM community c"
      " WHERE " WEB_SCOPE_COMMUNITY " AND c.id > ?3 AND (?5 IS NULL OR c.id = ?5)"
      " ORDER BY c.id LIMIT ?4"},
-    {WEB_BUILDING, "buildings", false, b_cols, N(b_cols),
+    {WK_WEB_BUILDING, "buildings", false, b_cols, N(b_cols),
      "SELECT b.id, b.community_id, b.name FROM building b JOIN community c ON c.id = b.community_id"
      " WHERE " WEB_SCOPE_COMMUNITY " AND b.id > ?3 AND (?5 IS NULL OR b.id = ?5)"
      " AND (?6 IS NULL OR b.community_id = ?6) ORDER BY b.id LIMIT ?4"},
-    {WEB_UNIT, "units", false, u_cols, N(u_cols),
+    {WK_WEB_UNIT, "units", false, u_cols, N(u_cols),
      "SELECT u.id, u.building_id, u.name, u.kind FROM unit u JOIN building b ON b.id = u.building_id"
      " JOIN community c ON c.id = b.community_id"
      " WHERE " WEB_SCOPE_COMMUNITY " AND u.id > ?3 AND (?5 IS NULL OR u.id = ?5)"
      " AND (?6 IS NULL OR u.building_id = ?6) ORDER BY u.id LIMIT ?4"},
-    {WEB_METER, "meters", false, m_cols, N(m_cols),
+    {WK_WEB_METER, "meters", false, m_cols, N(m_cols),
      "SELECT m.id, m.address, m.unit_id, m.model, m.close_mode, m.ct_ratio, m.online, m.relay,"
      " m.last_seen_s, m.last_reading_s, m.last_total_wh, c.id, b.id FROM meter m"
      " JOIN unit u ON u.id = m.unit_id JOIN building b ON b.id = u.building_id"
@@ -597,7 +584,7 @@ static const web_type web_types[] = {
      " WHERE " WEB_SCOPE_COMMUNITY " AND m.id > ?3 AND (?5 IS NULL OR m.id = ?5)"
      " AND (?6 IS NULL OR u.building_id = ?6) AND (?7 IS NULL OR m.online = ?7)"
      " AND (?8 IS NULL OR m.relay = ?8) ORDER BY m.id LIMIT ?4"},
-    {WEB_ACCOUNT, "accounts", true, a_cols, N(a_cols),
+    {WK_WEB_ACCOUNT, "accounts", true, a_cols, N(a_cols),
      "SELECT a.id, a.unit_id, a.holder, a.kind, a.status, a.opened_s, a.vacant,"
      " a.guarantee_until_s, la.credits_fen - la.debits_fen, m.id, m.relay, u.name, b.name, c.name"
      " FROM account a JOIN ledger_account la ON la.id = a.wallet_account_id"
@@ -607,7 +594,7 @@ static const web_type web_types[] = {
      " AND (?6 IS NULL OR a.unit_id = ?6) AND (?9 IS NULL OR a.status = ?9)"
      " ORDER BY a.id LIMIT ?4"},
     /* newest first: ids below `after` (0 = from the newest) */
-    {WEB_COMMAND, "commands", false, cmd_cols, N(cmd_cols),
+    {WK_WEB_COMMAND, "commands", false, cmd_cols, N(cmd_cols),
      "SELECT k.id, k.meter_id, k.action, k.reason, k.state, k.cause, k.created_ms,"
      " k.first_sent_ms, k.done_ms, k.attempts, k.error,"
      " CASE WHEN k.state = 'confirmed' THEN k.done_ms - coalesce(k.cause_ms, k.created_ms) END,"
@@ -617,7 +604,7 @@ static const web_type web_types[] = {
      " WHERE " WEB_SCOPE_COMMUNITY " AND (?3 = 0 OR k.id < ?3) AND (?5 IS NULL OR k.id = ?5)"
      " AND (?6 IS NULL OR k.meter_id = ?6) AND (?8 IS NULL OR k.state = ?8)"
      " AND (?9 IS NULL OR k.action = ?9) ORDER BY k.id DESC LIMIT ?4"},
-    {WEB_EVENT, "events", false, ev_cols, N(ev_cols),
+    {WK_WEB_EVENT, "events", false, ev_cols, N(ev_cols),
      "SELECT e.id, e.time_ms, e.kind, e.meter_id, e.account_id, e.detail FROM event e"
      " LEFT JOIN meter m ON m.id = e.meter_id LEFT JOIN account a ON a.id = e.account_id"
      " JOIN unit u ON u.id = coalesce(m.unit_id, a.unit_id) JOIN building b ON b.id = u.building_id"
@@ -626,13 +613,14 @@ static const web_type web_types[] = {
      " AND (?6 IS NULL OR e.meter_id = ?6) AND (?8 IS NULL OR e.kind = ?8)"
      " ORDER BY e.id DESC LIMIT ?4"},
     /* staff actions of the company (admins only: see web__op_list) */
-    {WEB_AUDIT, "audit", false, au_cols, N(au_cols),
+    {WK_WEB_AUDIT, "audit", false, au_cols, N(au_cols),
      "SELECT x.id, x.time_ms, x.user_id, x.login, x.action, x.object, x.object_id, x.reason,"
      " x.before, x.after FROM audit x WHERE x.company_id = ?1 AND (?3 = 0 OR x.id < ?3)"
+     " AND (?10 IS NULL OR x.user_id = ?10)"
      " AND (?5 IS NULL OR x.id = ?5) AND (?8 IS NULL OR x.action = ?8) ORDER BY x.id DESC LIMIT ?4"},
 };
 
-static const web_type *web__type(web_kind k)
+static const web_type *web__type(wk_web_kind k)
 {
     for (size_t i = 0; i < N(web_types); i++)
         if (web_types[i].kind == k)
@@ -699,7 +687,7 @@ static void web__op_list(web_call *c, const wk_serve_env *env)
         web__fail(c, 403, "forbidden", NULL, "staff only");
         return;
     }
-    if (c->kind == WEB_AUDIT && c->sess.user.role != WK_ROLE_ADMIN) {
+    if (c->kind == WK_WEB_AUDIT && c->sess.user.role != WK_ROLE_ADMIN) {
         web__fail(c, 403, "forbidden", NULL, "company admins only");
         return;
     }
@@ -719,25 +707,27 @@ static void web__op_list(web_call *c, const wk_serve_env *env)
         e = wk_stmt_bind_i64(st, 4, limit);
     if (!e)
         e = web__bind_opt_i64(st, 5, c->id, c->id != 0);
-    if (!e && (c->kind != WEB_COMMUNITY))
+    if (!e && (c->kind != WK_WEB_COMMUNITY))
         e = web__bind_opt_i64(st, 6, c->f_parent, c->f_parent != 0);
-    if (!e && c->kind == WEB_METER) {
+    if (!e && c->kind == WK_WEB_METER) {
         e = web__bind_opt_i64(st, 7, c->f_online, c->f_online >= 0);
         if (!e)
             e = web__bind_opt_text(st, 8, c->f_relay);
     }
-    if (!e && c->kind == WEB_ACCOUNT)
+    if (!e && c->kind == WK_WEB_ACCOUNT)
         e = web__bind_opt_text(st, 9, c->f_status);
-    if (!e && (c->kind == WEB_COMMAND || c->kind == WEB_EVENT || c->kind == WEB_AUDIT))
+    if (!e && (c->kind == WK_WEB_COMMAND || c->kind == WK_WEB_EVENT || c->kind == WK_WEB_AUDIT))
         e = web__bind_opt_text(st, 8, c->f_state);
-    if (!e && c->kind == WEB_COMMAND)
+    if (!e && c->kind == WK_WEB_COMMAND)
         e = web__bind_opt_text(st, 9, c->f_action);
+    if (!e)
+        e = wk_web_bind_scope_user(st, 10, c);
     if (e) {
         wk_stmt_reset(st);
         web__fail(c, 500, "internal", NULL, "bind failed");
         return;
     }
-    bool newest_first = c->kind == WEB_COMMAND || c->kind == WEB_EVENT || c->kind == WEB_AUDIT;
+    bool newest_first = c->kind == WK_WEB_COMMAND || c->kind == WK_WEB_EVENT || c->kind == WK_WEB_AUDIT;
     web__collect(c, st, t->cols, t->n_cols, "id", newest_first ? "next_before" : "next_after", &d);
 }
 
@@ -748,7 +738,7 @@ static void web__account_page(web_call *c, const wk_serve_env *env, const char *
                               const web_col *cols, size_t n_cols, const char *id_col)
 {
     int64_t id = c->id;
-    c->kind = WEB_ACCOUNT;
+    c->kind = WK_WEB_ACCOUNT;
     web__op_list(c, env); /* the account itself: 403/404 unless visible */
     if (c->status != 200)
         return;
@@ -867,9 +857,9 @@ static int web__read(wk_http_req *req, wk_http_resp *resp, void *ctx)
         size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
         if (!web__id(rest, idlen, &c.id))
             return web__err(resp, 404, "not_found", "no such object", NULL);
-        if (slash && t->kind == WEB_ACCOUNT && !strcmp(slash, "/readings"))
+        if (slash && t->kind == WK_WEB_ACCOUNT && !strcmp(slash, "/readings"))
             c.op = web__op_readings;
-        else if (slash && t->kind == WEB_ACCOUNT && !strcmp(slash, "/transfers"))
+        else if (slash && t->kind == WK_WEB_ACCOUNT && !strcmp(slash, "/transfers"))
             c.op = web__op_transfers;
         else if (slash)
             return web__err(resp, 404, "not_found", "no such object", NULL);
@@ -877,8 +867,8 @@ static int web__read(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (c.id && c.op == web__op_list)
         return web__run(&c, resp);
     /* lists: newest-first ones page with `before`, the registry with `after` */
-    bool newest_first = c.op != web__op_list || t->kind == WEB_COMMAND || t->kind == WEB_EVENT ||
-                        t->kind == WEB_AUDIT;
+    bool newest_first = c.op != web__op_list || t->kind == WK_WEB_COMMAND || t->kind == WK_WEB_EVENT ||
+                        t->kind == WK_WEB_AUDIT;
     if (!web__qint(req, resp, "limit", 1, WEB_LIMIT_MAX, WEB_LIMIT_DEFAULT, &c.limit, &rc) ||
         !web__qint(req, resp, newest_first ? "before" : "after", newest_first ? 1 : 0,
                    INT64_C(1) << 53, newest_first && c.op != web__op_list ? INT64_C(1) << 53 : 0,
@@ -886,10 +876,10 @@ static int web__read(wk_http_req *req, wk_http_resp *resp, void *ctx)
         return rc;
     if (c.op != web__op_list)
         return web__run(&c, resp);
-    static const char *const parent[] = {[WEB_BUILDING] = "community", [WEB_UNIT] = "building",
-                                         [WEB_METER] = "building",     [WEB_ACCOUNT] = "unit",
-                                         [WEB_COMMAND] = "meter",      [WEB_EVENT] = "meter",
-                                         [WEB_AUDIT] = NULL};
+    static const char *const parent[] = {[WK_WEB_BUILDING] = "community", [WK_WEB_UNIT] = "building",
+                                         [WK_WEB_METER] = "building",     [WK_WEB_ACCOUNT] = "unit",
+                                         [WK_WEB_COMMAND] = "meter",      [WK_WEB_EVENT] = "meter",
+                                         [WK_WEB_AUDIT] = NULL};
     const char *pname = parent[t->kind];
     if (pname && !web__qint(req, resp, pname, 1, INT64_C(1) << 53, 0, &c.f_parent, &rc))
         return rc;
@@ -901,18 +891,18 @@ static int web__read(wk_http_req *req, wk_http_resp *resp, void *ctx)
                                               NULL};
     static const char *const action_words[] = {"trip", "close", "close_permit", NULL};
     const char *online = NULL;
-    if (t->kind == WEB_METER && (!web__qword(req, resp, "online", online_words, &online, &rc) ||
+    if (t->kind == WK_WEB_METER && (!web__qword(req, resp, "online", online_words, &online, &rc) ||
                                  !web__qword(req, resp, "relay", relay_words, &c.f_relay, &rc)))
         return rc;
     if (online)
         c.f_online = !strcmp(online, "true");
-    if (t->kind == WEB_ACCOUNT && !web__qword(req, resp, "status", status_words, &c.f_status, &rc))
+    if (t->kind == WK_WEB_ACCOUNT && !web__qword(req, resp, "status", status_words, &c.f_status, &rc))
         return rc;
-    if (t->kind == WEB_COMMAND && (!web__qword(req, resp, "state", state_words, &c.f_state, &rc) ||
+    if (t->kind == WK_WEB_COMMAND && (!web__qword(req, resp, "state", state_words, &c.f_state, &rc) ||
                                    !web__qword(req, resp, "action", action_words, &c.f_action, &rc)))
         return rc;
-    if (t->kind == WEB_EVENT || t->kind == WEB_AUDIT) { /* a word of [a-z_], 1..32 */
-        const char *qn = t->kind == WEB_EVENT ? "kind" : "action";
+    if (t->kind == WK_WEB_EVENT || t->kind == WK_WEB_AUDIT) { /* a word of [a-z_], 1..32 */
+        const char *qn = t->kind == WK_WEB_EVENT ? "kind" : "action";
         const char *k = wk_http_req_query(req, qn);
         size_t n = k ? strspn(k, "abcdefghijklmnopqrstuvwxyz_") : 0;
         if (k && (n == 0 || n > 32 || k[n]))
@@ -948,7 +938,7 @@ static void web__op_receipt(web_call *c, const wk_serve_env *env)
     /* visible when one of the transfer's resident accounts is visible to the user */
     bool visible = false;
     for (int i = 0; i < n && !visible; i++) {
-        c->kind = WEB_ACCOUNT;
+        c->kind = WK_WEB_ACCOUNT;
         c->id = accounts[i];
         c->status = 200;
         web__op_list(c, env);
@@ -1054,7 +1044,7 @@ static void web__op_relay(web_call *c, const wk_serve_env *env)
         return;
     }
     int64_t meter_id = c->id;
-    c->kind = WEB_METER;
+    c->kind = WK_WEB_METER;
     web__op_list(c, env); /* 404 unless the meter is the company's */
     if (c->status != 200)
         return;
@@ -1256,6 +1246,155 @@ static int web__openapi(wk_http_req *req, wk_http_resp *resp, void *ctx)
     return wk_http_resp_body_take(resp, "application/json", buf, n) ? -1 : 0;
 }
 
+/* ---- what the modules share (serve_web.h) ---- */
+
+void wk_web_call_init(wk_web_call *c, wk_http_req *req, bool need_session)
+{
+    web__call_init(c, req, need_session);
+}
+int wk_web_run(wk_web_call *c, wk_http_resp *resp)
+{
+    return web__run(c, resp);
+}
+int wk_web_err(wk_http_resp *resp, int status, const char *code, const char *msg, const char *field)
+{
+    return web__err(resp, status, code, msg, field);
+}
+json_t *wk_web_json_body(wk_http_req *req, wk_http_resp *resp, int *rc)
+{
+    return web__json_body(req, resp, rc);
+}
+const char *wk_web_str(json_t *j, const char *key, size_t max, wk_http_resp *resp, int *rc)
+{
+    return web__str(j, key, max, resp, rc);
+}
+bool wk_web_only(json_t *j, const char *const *allowed, wk_http_resp *resp, int *rc)
+{
+    return web__only(j, allowed, resp, rc);
+}
+bool wk_web_id(const char *s, size_t len, int64_t *out)
+{
+    return web__id(s, len, out);
+}
+bool wk_web_qint(wk_http_req *req, wk_http_resp *resp, const char *name, int64_t min, int64_t max,
+                 int64_t dflt, int64_t *out, int *rc)
+{
+    return web__qint(req, resp, name, min, max, dflt, out, rc);
+}
+bool wk_web_qword(wk_http_req *req, wk_http_resp *resp, const char *name,
+                  const char *const *words, const char **out, int *rc)
+{
+    return web__qword(req, resp, name, words, out, rc);
+}
+int wk_web_send_json(wk_http_resp *resp, int status, json_t *j)
+{
+    return web__send_json(resp, status, j);
+}
+void wk_web_fail(wk_web_call *c, int status, const char *code, const char *field, const char *msg)
+{
+    web__fail(c, status, code, field, msg);
+}
+void wk_web_internal(wk_web_call *c, const wk_diag *d)
+{
+    web__internal(c, d);
+}
+bool wk_web_staff(const wk_session *s)
+{
+    return web__staff(s);
+}
+
+bool wk_web_role(wk_web_call *c, unsigned mask, const char *needed)
+{
+    wk_role r = c->sess.user.role;
+    bool ok = (mask & (1u << r)) && (r == WK_ROLE_RESIDENT ? c->sess.user.account_id > 0
+                                                           : c->sess.user.company_id > 0);
+    if (!ok) {
+        char m[160];
+        snprintf(m, sizeof m, "this needs the %s role", needed);
+        web__fail(c, 403, "forbidden", NULL, m);
+    }
+    return ok;
+}
+
+wk_err wk_web_bind_scope_user(wk_stmt *st, int idx, const wk_web_call *c)
+{
+    return c->sess.user.assigned ? wk_stmt_bind_i64(st, idx, c->sess.user.id)
+                                 : wk_stmt_bind_null(st, idx);
+}
+
+bool wk_web_account_visible(wk_web_call *c, const wk_serve_env *env, int64_t account_id,
+                            int64_t *community_id)
+{
+    wk_diag d = {{0}};
+    wk_stmt *st;
+    if (wk_store_prepare(env->st,
+                         "SELECT c.id FROM account a JOIN unit u ON u.id = a.unit_id"
+                         " JOIN building b ON b.id = u.building_id JOIN community c ON c.id = b.community_id"
+                         " WHERE a.id = ?3 AND (a.id = ?4 OR " WK_WEB_SCOPE("c", "?1", "?2") ")",
+                         &st, &d)) {
+        web__internal(c, &d);
+        return false;
+    }
+    bool staff = web__staff(&c->sess), row = false;
+    wk_err e = wk_stmt_bind_i64(st, 1, staff ? c->sess.user.company_id : -1);
+    if (!e)
+        e = wk_web_bind_scope_user(st, 2, c);
+    if (!e)
+        e = wk_stmt_bind_i64(st, 3, account_id);
+    if (!e)
+        e = wk_stmt_bind_i64(st, 4, staff ? -1 : c->sess.user.account_id);
+    if (!e)
+        e = wk_stmt_step(st, &row, &d);
+    if (!e && row && community_id)
+        *community_id = wk_stmt_i64(st, 0);
+    wk_stmt_reset(st);
+    if (e)
+        web__internal(c, &d);
+    else if (!row)
+        web__fail(c, 404, "not_found", NULL, "no such account");
+    return !e && row;
+}
+
+bool wk_web_community_visible(wk_web_call *c, const wk_serve_env *env, int64_t community_id)
+{
+    wk_diag d = {{0}};
+    wk_stmt *st;
+    if (!web__staff(&c->sess)) {
+        web__fail(c, 404, "not_found", NULL, "no such community");
+        return false;
+    }
+    if (wk_store_prepare(env->st,
+                         "SELECT 1 FROM community c WHERE c.id = ?3 AND " WK_WEB_SCOPE("c", "?1", "?2"),
+                         &st, &d)) {
+        web__internal(c, &d);
+        return false;
+    }
+    bool row = false;
+    wk_err e = wk_stmt_bind_i64(st, 1, c->sess.user.company_id);
+    if (!e)
+        e = wk_web_bind_scope_user(st, 2, c);
+    if (!e)
+        e = wk_stmt_bind_i64(st, 3, community_id);
+    if (!e)
+        e = wk_stmt_step(st, &row, &d);
+    wk_stmt_reset(st);
+    if (e)
+        web__internal(c, &d);
+    else if (!row)
+        web__fail(c, 404, "not_found", NULL, "no such community");
+    return !e && row;
+}
+
+wk_serve *wk_web_serve(void)
+{
+    return web.s;
+}
+
+const char *wk_web_dir(void)
+{
+    return web.web_dir;
+}
+
 wk_err wk_serve_web_start(wk_serve *s, const wk_http_opts *o, const wk_http_route *base,
                           size_t n, wk_http **out, wk_diag *d)
 {
@@ -1307,11 +1446,30 @@ wk_err wk_serve_web_start(wk_serve *s, const wk_http_opts *o, const wk_http_rout
         {"GET", "/assets/*", web__static, (void *)"assets/", 0, "page_assets"},
         {"GET", "/vendor/*", web__static, (void *)"vendor/", 0, "page_vendor"},
     };
+    /* the modules' routes (serve_web.h) */
+    const struct {
+        const wk_http_route *r;
+        size_t n;
+    } mods[] = {
+        {wk_web_admin_routes, wk_web_admin_nroutes},
+        {wk_web_tariffs_routes, wk_web_tariffs_nroutes},
+        {wk_web_accounts_routes, wk_web_accounts_nroutes},
+        {wk_web_payments_routes, wk_web_payments_nroutes},
+        {wk_web_reports_routes, wk_web_reports_nroutes},
+        {wk_web_resident_routes, wk_web_resident_nroutes},
+    };
     size_t total = n + N(mine);
+    for (size_t i = 0; i < N(mods); i++)
+        total += mods[i].n;
     if (total > WK_HTTP_ROUTES_MAX)
         return wk_diag_set(d, WK_ELIMIT, "too many HTTP routes (%zu)", total);
     wk_http_route all[WK_HTTP_ROUTES_MAX];
     memcpy(all, base, n * sizeof *base);
     memcpy(all + n, mine, sizeof mine);
+    size_t at = n + N(mine);
+    for (size_t i = 0; i < N(mods); i++) {
+        memcpy(all + at, mods[i].r, mods[i].n * sizeof *all);
+        at += mods[i].n;
+    }
     return wk_http_start(o, all, total, out, d);
 }

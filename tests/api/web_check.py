@@ -3,7 +3,7 @@
 `wattkeeper serve`. Talks only HTTP to the server; reads the SQLite file only to know what
 exists (the ids to sweep and who owns them) and to confirm that rejected requests changed
 nothing. Exits 1 on the first failed group, printing every failed check."""
-import argparse, http.client, json, os, re, sqlite3, subprocess, sys, tempfile, time
+import argparse, glob, http.client, json, os, re, sqlite3, subprocess, sys, tempfile, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port", type=int, required=True)
@@ -458,8 +458,8 @@ doc = r.json
 with open(os.path.join(A.src, "web", "openapi.json")) as f:
     check(json.load(f) == doc, "served document = web/openapi.json")
 routes = []
-for fn in ("src/app/serve_http.c", "src/app/serve_web.c"):
-    with open(os.path.join(A.src, fn)) as f:
+for fn in sorted(glob.glob(os.path.join(A.src, "src/app/serve_*.c"))):
+    with open(fn) as f:
         routes += re.findall(r'\{"(GET|POST|PUT|PATCH|DELETE)", "(/[^"]*)"', f.read())
 check(len(routes) >= 27, f"route tables found ({len(routes)})")
 doc_ops = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}

@@ -1,8 +1,9 @@
 # web_env.sh - sourced by tests/api/web_test.sh and tests/web/browser_test.sh: starts a
 # private mosquitto, seeds two property companies (Acme Property: Lakeside, 5 units; Birch
 # Estates: Hillview, 3 units; one community without a company), adds staff and resident
-# logins (password $PW), starts `wattkeeper serve` (port in $HPORT, web_dir = the source
-# tree's web/) and `wattkeeper sim` at 60x, and waits for charged readings. Defines $T,
+# logins (password $PW), starts the payment stand-in `wattkeeper paysim serve` (base URL in
+# $PS, keys in $T/paysim), `wattkeeper serve` with the sandbox channels (port in $HPORT,
+# web_dir = the source tree's web/) and `wattkeeper sim` at 60x, and waits for charged readings. Defines $T,
 # q() (sqlite3 on the database), acct() (account id of a unit name) and the cleanup trap;
 # the caller sets rc=0 on success so that $T is removed.
 BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
@@ -63,10 +64,19 @@ adduser res-h11 --role resident --account "$(acct 1-1)"
 adduser locky --role finance --company "Acme Property"
 adduser pwchange --role service --company "Acme Property"
 
+# the payment channels' stand-in (docs/payments.md): keys serve trusts, and its HTTP side
+# (prepay, the confirm page a resident "pays" on, notifications, query and refund API)
+"$BIN" paysim keys --dir "$T/paysim" >/dev/null
+SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN" paysim serve --dir "$T/paysim" --port 0 >"$T/paysim.out" 2>"$T/paysim.err" &
+pids+=($!)
+wait_for 10 'grep -q "http://" "$T/paysim.out"' || { cat "$T/paysim.err"; echo "FAIL: paysim serve did not start"; exit 1; }
+PS=$(sed -n 's|.*\(http://127.0.0.1:[0-9]*\)/.*|\1|p' "$T/paysim.out")
+
 cat >"$T/wk.ini" <<INI
 [server]
 db = $T/wk.db
-http_listen = 127.0.0.1:0
+http_listen = 127.0.0.1:$SPORT
 data_dir = $T
 web_dir = $SRC/web
 log_level = warn
@@ -86,6 +96,8 @@ friendly_weekends = false
 [ledger]
 key_file = $T/wk.db.logkey
 INI
+cat "$T/paysim/pay.ini" >>"$T/wk.ini"
+export WK_PAY_WECHAT_API_BASE=$PS WK_PAY_ALIPAY_GATEWAY=$PS/gateway.do WK_PAY_NOTIFY_BASE_URL=http://127.0.0.1:$SPORT
 "$BIN" serve --config "$T/wk.ini" >"$T/serve.out" 2>>"$T/serve.log" &
 SERVE=$!
 pids+=($SERVE)

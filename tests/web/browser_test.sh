@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # browser_test.sh - the staff console and the resident page in Debian's headless Chromium
 # (playwright-core from the lockfile, installed by scripts/setup), against a live serve with
-# simulated meters (tests/api/web_env.sh). Writes the screenshots to docs/screenshots/ in
-# the source tree (WK_SHOTS to put them elsewhere).
+# simulated meters and the payment stand-in (tests/api/web_env.sh). Runs every
+# tests/web/*.mjs in name order against the same server, each with its own browser.
+# Writes the screenshots to docs/screenshots/ in the source tree (WK_SHOTS to put them
+# elsewhere).
 set -euo pipefail
 BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
 [ -x /usr/bin/chromium ] || { echo "FAIL: /usr/bin/chromium missing (run scripts/setup)"; exit 1; }
@@ -11,6 +13,10 @@ BIN=${WK_BIN:?} SRC=${WK_SOURCE_DIR:?}
 source "$SRC/tests/api/web_env.sh"
 SHOTS=${WK_SHOTS:-$SRC/docs/screenshots}
 mkdir -p "$SHOTS"
-timeout 300 node "$SRC/tests/web/browser.mjs" "http://127.0.0.1:$HPORT" "$SHOTS"
+export WK_TEST_DB=$T/wk.db WK_PAYSIM=$PS
+for f in "$SRC"/tests/web/*.mjs; do
+  echo "== $(basename "$f")"
+  timeout 300 node "$f" "http://127.0.0.1:$HPORT" "$SHOTS"
+done
 stop_serve
 rc=0

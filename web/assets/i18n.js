@@ -54,6 +54,18 @@ export function t(key) {
 
 export function current() { return lang; }
 
+// Adds a module's own strings: add({ en: {...}, zh: {...} }). A key already taken by another
+// module is an error (two pages must not fight over one word).
+export function add(more) {
+  for (const l of Object.keys(more)) {
+    if (!dict[l]) throw new Error(`i18n: unknown language ${l}`);
+    for (const [k, v] of Object.entries(more[l])) {
+      if (k in dict[l] && dict[l][k] !== v) throw new Error(`i18n: key ${k} defined twice`);
+      dict[l][k] = v;
+    }
+  }
+}
+
 export function apply(root = document) {
   document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
   for (const e of root.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);

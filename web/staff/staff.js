@@ -5,11 +5,13 @@
 // log for company admins. Everything comes from /api/v1; nothing is cached across logins.
 import * as api from '/assets/api.js';
 import { t, apply, toggle } from '/assets/i18n.js';
+import moduleNames from '/staff/modules.js';
 
 const $ = (id) => document.getElementById(id);
 let user = null;
 let timer = null;
 let currentMeter = null;
+const modules = new Map(); // tab -> module (web/staff/<name>.js, listed in modules.js)
 
 function show(tab) {
   for (const s of document.querySelectorAll('main section')) s.classList.toggle('hidden', s.id !== 'tab-' + tab);
@@ -17,6 +19,27 @@ function show(tab) {
   if (tab === 'tree') loadTree();
   if (tab === 'audit') loadAudit();
   if (tab === 'meter' && currentMeter) openMeter(currentMeter);
+  const m = modules.get(tab);
+  if (m && m.show) m.show();
+}
+
+// Each module: export default { tab, label (i18n key), roles (list; absent = all staff),
+// mount(section, ctx), show() }. ctx gives the user, the page's helpers and navigation.
+async function loadModules() {
+  const ctx = { user, api, t, apply, show, openMeter: (id) => { currentMeter = id; show('meter'); } };
+  const nav = document.querySelector('nav.tabs');
+  for (const name of moduleNames) {
+    const m = (await import(`/staff/${name}.js`)).default;
+    if (!m || (m.roles && !m.roles.includes(user.role))) continue;
+    const b = api.el('button', { 'data-tab': m.tab, 'data-i18n': m.label });
+    b.addEventListener('click', () => show(m.tab));
+    nav.append(b);
+    const sec = api.el('section', { id: 'tab-' + m.tab, class: 'hidden' });
+    document.getElementById('app').append(sec);
+    m.mount(sec, ctx);
+    modules.set(m.tab, m);
+  }
+  apply();
 }
 
 function loginError(e) {
@@ -53,13 +76,14 @@ function activeTab() {
   return b ? b.dataset.tab : 'dashboard';
 }
 
-function enter() {
+async function enter() {
   if (user.role === 'resident') { location.href = '/resident/'; return; }
   $('login-form').classList.add('hidden');
   $('app').classList.remove('hidden');
   $('logout').classList.remove('hidden');
   $('who').textContent = `${user.login} (${user.role})`;
   $('audit-tab').classList.toggle('hidden', user.role !== 'admin');
+  await loadModules();
   show('dashboard');
   refresh();
   timer = setInterval(refresh, 3000);

@@ -1,0 +1,2 @@
+// admin.js - staff console section (see staff.js loadModules). Not written yet.
+export default null;

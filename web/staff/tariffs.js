@@ -1,0 +1,2 @@
+// tariffs.js - staff console section (see staff.js loadModules). Not written yet.
+export default null;
