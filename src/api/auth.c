@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -230,42 +231,83 @@ static void auth__user_row(wk_stmt *s, int first, wk_user *u)
     u->account_id = wk_stmt_is_null(s, first + 4) ? 0 : wk_stmt_i64(s, first + 4);
 }
 
-wk_err wk_auth_login(wk_store *st, const wk_auth_opts *oin, const char *login,
-                     const char *password, int64_t now_s, wk_session *out, wk_diag *d)
+static char auth__dummy[crypto_pwhash_STRBYTES];
+static wk_auth_opts auth__dummy_opts;
+static void auth__dummy_init(void)
+{
+    wk_diag d;
+    if (auth__hash(&auth__dummy_opts, "not a real password", auth__dummy, &d))
+        auth__dummy[0] = '\0';
+}
+
+wk_err wk_auth_login_begin(wk_store *st, const char *login, wk_auth_pending *p, wk_diag *d)
+{
+    memset(p, 0, sizeof *p);
+    wk_stmt *s;
+    wk_err e = wk_store_prepare(st,
+                                "SELECT id, login, role, company_id, account_id, pass_hash"
+                                " FROM app_user WHERE login = ?",
+                                &s, d);
+    if (e)
+        return e;
+    bool row = false;
+    if (!(e = wk_stmt_bind_text(s, 1, login, strlen(login))))
+        e = wk_stmt_step(s, &row, d);
+    if (!e && row) {
+        auth__user_row(s, 0, &p->user);
+        size_t n;
+        const char *h = wk_stmt_text(s, 5, &n);
+        snprintf(p->hash, sizeof p->hash, "%.*s", (int)n, h);
+        p->found = true;
+    }
+    wk_stmt_reset(s);
+    return e;
+}
+
+bool wk_auth_login_check(const wk_auth_opts *oin, const wk_auth_pending *p, const char *password)
 {
     wk_auth_opts o;
     auth__defaults(oin, &o);
     /* a fixed hash of the same cost, checked when the login is unknown (timing) */
-    static char dummy[crypto_pwhash_STRBYTES];
-    if (!dummy[0] && auth__hash(&o, "not a real password", dummy, d))
-        return WK_ECRYPTO;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (!auth__dummy[0])
+        auth__dummy_opts = o; /* before the once: the first caller's cost */
+    pthread_once(&once, auth__dummy_init);
+    const char *h = p->found ? p->hash : auth__dummy;
+    if (!h[0])
+        return false;
+    return crypto_pwhash_str_verify(h, password, strlen(password)) == 0 && p->found;
+}
+
+wk_err wk_auth_login_finish(wk_store *st, const wk_auth_opts *oin, const wk_auth_pending *p,
+                            bool good, int64_t now_s, wk_session *out, wk_diag *d)
+{
+    wk_auth_opts o;
+    auth__defaults(oin, &o);
+    if (!p->found)
+        return wk_diag_set(d, WK_ECRYPTO, "wrong login or password");
     wk_err e = wk_store_begin(st, d);
     if (e)
         return e;
     wk_stmt *s;
-    if ((e = wk_store_prepare(st,
-                              "SELECT id, login, role, company_id, account_id, pass_hash, failed,"
-                              " locked_until_s FROM app_user WHERE login = ?",
+    /* the lock-out state now (another attempt may have run while the hash was checked),
+     * and the same hash (a password changed meanwhile invalidates this check) */
+    if ((e = wk_store_prepare(st, "SELECT failed, locked_until_s, pass_hash FROM app_user WHERE id = ?",
                               &s, d)))
         goto fail;
     bool row = false;
-    if (!(e = wk_stmt_bind_text(s, 1, login, strlen(login))))
-        e = wk_stmt_step(s, &row, d);
-    wk_user u = {0};
-    char hash[crypto_pwhash_STRBYTES] = {0};
     int64_t failed = 0, locked_until = 0;
-    if (!e && row) {
-        auth__user_row(s, 0, &u);
+    bool same_hash = false;
+    if (!(e = wk_stmt_bind_i64(s, 1, p->user.id)) && !(e = wk_stmt_step(s, &row, d)) && row) {
+        failed = wk_stmt_i64(s, 0);
+        locked_until = wk_stmt_i64(s, 1);
         size_t n;
-        const char *h = wk_stmt_text(s, 5, &n);
-        snprintf(hash, sizeof hash, "%.*s", (int)n, h);
-        failed = wk_stmt_i64(s, 6);
-        locked_until = wk_stmt_i64(s, 7);
+        const char *h = wk_stmt_text(s, 2, &n);
+        same_hash = n == strlen(p->hash) && !memcmp(h, p->hash, n);
     }
     wk_stmt_reset(s);
     if (e)
         goto fail;
-    bool good = crypto_pwhash_str_verify(row ? hash : dummy, password, strlen(password)) == 0;
     if (!row) {
         e = wk_diag_set(d, WK_ECRYPTO, "wrong login or password");
         goto fail;
@@ -273,26 +315,22 @@ wk_err wk_auth_login(wk_store *st, const wk_auth_opts *oin, const char *login,
     if (locked_until > now_s) {
         e = wk_diag_set(d, WK_ECONFLICT, "too many failed logins: locked for %lld more seconds",
                         (long long)(locked_until - now_s));
-        goto done; /* commit nothing new, report the lock */
+        goto fail; /* commit nothing new, report the lock */
     }
-    if (!good) {
+    if (!good || !same_hash) {
         failed++;
-        int64_t v[3] = {failed, failed >= o.lock_after ? now_s + o.lock_s : 0, u.id};
+        int64_t v[3] = {failed >= o.lock_after ? 0 : failed,
+                        failed >= o.lock_after ? now_s + o.lock_s : 0, p->user.id};
         if ((e = wk_store_run_i64(st, "UPDATE app_user SET failed = ?, locked_until_s = ? WHERE id = ?",
-                            v, 3, d)))
+                                  v, 3, d)))
             goto fail;
-        if (failed >= o.lock_after) {
-            int64_t z[1] = {u.id};
-            if ((e = wk_store_run_i64(st, "UPDATE app_user SET failed = 0 WHERE id = ?", z, 1, d)))
-                goto fail;
-        }
         if ((e = wk_store_commit(st, d)))
             return e;
         return wk_diag_set(d, WK_ECRYPTO, "wrong login or password");
     }
     /* success: a brand-new server-chosen session */
     memset(out, 0, sizeof *out);
-    out->user = u;
+    out->user = p->user;
     out->expires_s = now_s + o.session_s;
     if ((e = auth__random_hex(out->token, d)) || (e = auth__random_hex(out->csrf, d)))
         goto fail;
@@ -303,12 +341,12 @@ wk_err wk_auth_login(wk_store *st, const wk_auth_opts *oin, const char *login,
                               " expires_s) VALUES (?, ?, ?, ?, ?)",
                               &s, d)))
         goto fail;
-    if (!(e = wk_stmt_bind_blob(s, 1, th, 32)) && !(e = wk_stmt_bind_i64(s, 2, u.id)) &&
+    if (!(e = wk_stmt_bind_blob(s, 1, th, 32)) && !(e = wk_stmt_bind_i64(s, 2, p->user.id)) &&
         !(e = wk_stmt_bind_text(s, 3, out->csrf, WK_TOKEN_HEX)) &&
         !(e = wk_stmt_bind_i64(s, 4, now_s)) && !(e = wk_stmt_bind_i64(s, 5, out->expires_s)))
         e = wk_stmt_step(s, &row, d);
     wk_stmt_reset(s);
-    int64_t v[2] = {u.id, now_s};
+    int64_t v[2] = {p->user.id, now_s};
     if (!e)
         e = wk_store_run_i64(st, "UPDATE app_user SET failed = 0 WHERE id = ?", v, 1, d);
     if (!e) /* expired sessions of this user are removed on login */
@@ -316,11 +354,21 @@ wk_err wk_auth_login(wk_store *st, const wk_auth_opts *oin, const char *login,
     if (e)
         goto fail;
     return wk_store_commit(st, d);
-done:
-    wk_store_rollback(st);
-    return e;
 fail:
     wk_store_rollback(st);
+    return e;
+}
+
+wk_err wk_auth_login(wk_store *st, const wk_auth_opts *o, const char *login,
+                     const char *password, int64_t now_s, wk_session *out, wk_diag *d)
+{
+    wk_auth_pending p;
+    wk_err e = wk_auth_login_begin(st, login, &p, d);
+    if (e)
+        return e;
+    bool good = wk_auth_login_check(o, &p, password);
+    e = wk_auth_login_finish(st, o, &p, good, now_s, out, d);
+    sodium_memzero(&p, sizeof p);
     return e;
 }
 

@@ -73,6 +73,22 @@ wk_err wk_auth_login(wk_store *st, const wk_auth_opts *o, const char *login,
                      const char *password, int64_t now_s, wk_session *out,
                      wk_diag *d) WK_MUST_CHECK;
 
+/* wk_auth_login in three steps, so that the slow hash check runs outside the thread that
+ * owns the database: begin reads the user (no writes), check verifies the password
+ * against the hash (no database; an unknown login costs the same work), finish applies
+ * the lock-out and opens the session in one transaction (re-reading the lock state and
+ * the hash, so a concurrent failure or password change is honoured). */
+typedef struct wk_auth_pending {
+    bool found;
+    wk_user user;
+    char hash[128];
+} wk_auth_pending;
+wk_err wk_auth_login_begin(wk_store *st, const char *login, wk_auth_pending *p,
+                           wk_diag *d) WK_MUST_CHECK;
+bool wk_auth_login_check(const wk_auth_opts *o, const wk_auth_pending *p, const char *password);
+wk_err wk_auth_login_finish(wk_store *st, const wk_auth_opts *o, const wk_auth_pending *p,
+                            bool good, int64_t now_s, wk_session *out, wk_diag *d) WK_MUST_CHECK;
+
 /* The session of a token (from the cookie): WK_ENOTFOUND if unknown or expired. */
 wk_err wk_auth_session(wk_store *st, const char *token, int64_t now_s, wk_session *out,
                        wk_diag *d) WK_MUST_CHECK;

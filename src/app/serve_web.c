@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,15 +307,32 @@ static json_t *web__user_json(const wk_session *s, bool with_csrf)
 
 /* ---- auth routes ---- */
 
-static void web__op_login(web_call *c, const wk_serve_env *env)
+/* Login runs in two main-loop steps around the argon2id check, which runs on the HTTP
+ * thread (tens of milliseconds of CPU that must not stall metering): begin ends the
+ * session the client brings (never carried over) and reads the user; finish applies the
+ * lock-out and opens the new session. */
+typedef struct web_login {
+    wk_auth_pending p;
+    bool good; /* the password matched (decided on the HTTP thread) */
+} web_login;
+
+static void web__op_login_begin(web_call *c, const wk_serve_env *env)
 {
     wk_diag d = {{0}};
-    /* a session the client already holds is ended, never carried over */
     if (c->token[0] && wk_auth_logout(env->st, c->token, &d)) {
         web__internal(c, &d);
         return;
     }
-    wk_err e = wk_auth_login(env->st, NULL, c->login, c->password, env->now_ms / 1000, &c->sess, &d);
+    web_login *l = c->arg;
+    if (wk_auth_login_begin(env->st, c->login, &l->p, &d))
+        web__internal(c, &d);
+}
+
+static void web__op_login_finish(web_call *c, const wk_serve_env *env)
+{
+    wk_diag d = {{0}};
+    const web_login *l = c->arg;
+    wk_err e = wk_auth_login_finish(env->st, NULL, &l->p, l->good, env->now_ms / 1000, &c->sess, &d);
     if (e == WK_ECRYPTO) {
         web__fail(c, 401, "bad_credentials", NULL, "wrong login or password");
         return;
@@ -359,8 +377,23 @@ static int web__login(wk_http_req *req, wk_http_resp *resp, void *ctx)
     web__call_init(&c, req, false);
     if (web__only(j, keys, resp, &rc) && (c.login = web__str(j, "login", 64, resp, &rc)) &&
         (c.password = web__str(j, "password", 128, resp, &rc))) {
-        c.op = web__op_login;
-        rc = web__run(&c, resp);
+        web_login pending;
+        c.arg = &pending;
+        c.op = web__op_login_begin;
+        wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = web__main, .ctx = &c};
+        wk_err e = wk_serve_submit(web.s, &r, WEB_TIMEOUT_MS);
+        if (!e && !r.result && c.status == 200) {
+            pending.good = wk_auth_login_check(NULL, &pending.p, c.password); /* the slow part */
+            c.op = web__op_login_finish;
+            rc = web__run(&c, resp);
+        } else if (e)
+            rc = web__err(resp, 503, e == WK_ELIMIT ? "busy" : "stopping",
+                          "the server did not answer in time; retry", NULL);
+        else if (r.result)
+            rc = web__err(resp, 500, "internal", r.diag.msg, NULL);
+        else
+            rc = web__err(resp, c.status, c.code, c.msg, c.field);
+        sodium_memzero(&pending, sizeof pending);
         if (!rc && c.status == 200) {
             int64_t age = c.sess.expires_s - (int64_t)time(NULL);
             if (web__set_cookie(resp, c.sess.token, age > 0 ? age : 1))

@@ -183,6 +183,76 @@ static void test_limiter(void **state)
     assert_false(wk_limiter_allow(&l, "203.0.113.7", 11001));
 }
 
+/* The three-step login: the hash check needs no database; a password changed between the
+ * check and the finish makes the old check worthless (counted as a failure). */
+static void test_login_steps(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    wk_auth_pending p;
+    wk_session s;
+    assert_int_equal(wk_auth_login_begin(f->st, "li.finance", &p, &d), WK_OK);
+    assert_true(p.found);
+    assert_false(wk_auth_login_check(&f->o, &p, "wrong password!"));
+    assert_true(wk_auth_login_check(&f->o, &p, "correct horse battery"));
+    assert_int_equal(wk_auth_login_finish(f->st, &f->o, &p, true, 2000, &s, &d), WK_OK);
+    assert_int_equal(s.user.id, f->staff);
+    /* unknown login: found = false, the check still runs (dummy hash) and fails */
+    wk_auth_pending q;
+    assert_int_equal(wk_auth_login_begin(f->st, "nobody", &q, &d), WK_OK);
+    assert_false(q.found);
+    assert_false(wk_auth_login_check(&f->o, &q, "correct horse battery"));
+    assert_int_equal(wk_auth_login_finish(f->st, &f->o, &q, true, 2000, &s, &d), WK_ECRYPTO);
+    /* a password change after begin: the finish refuses the stale success */
+    assert_int_equal(wk_auth_login_begin(f->st, "li.finance", &p, &d), WK_OK);
+    assert_true(wk_auth_login_check(&f->o, &p, "correct horse battery"));
+    assert_int_equal(wk_auth_password_change(f->st, &f->o, f->staff, "correct horse battery",
+                                             "another horse battery", &d),
+                     WK_OK);
+    assert_int_equal(wk_auth_login_finish(f->st, &f->o, &p, true, 2001, &s, &d), WK_ECRYPTO);
+}
+
+/* API tokens: shown once, stored as SHA-256, act as their user, end when revoked or
+ * expired; malformed tokens are simply unknown. */
+static void test_api_tokens(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    char tok[WK_API_TOKEN_LEN + 1];
+    int64_t id = 0;
+    assert_int_equal(wk_auth_token_create(f->st, f->staff, "", 86400, 1000, tok, &id, &d), WK_EINVAL);
+    assert_int_equal(wk_auth_token_create(f->st, f->staff, "erp", 60, 1000, tok, &id, &d), WK_EINVAL);
+    assert_int_equal(wk_auth_token_create(f->st, f->staff, "erp", 86400, 1000, tok, &id, &d), WK_OK);
+    assert_true(id > 0);
+    assert_int_equal(strlen(tok), WK_API_TOKEN_LEN);
+    assert_int_equal(strncmp(tok, "wkt_", 4), 0);
+    wk_session s;
+    assert_int_equal(wk_auth_token_session(f->st, tok, 2000, &s, &d), WK_OK);
+    assert_int_equal(s.user.id, f->staff);
+    assert_int_equal(s.user.role, WK_ROLE_FINANCE);
+    assert_int_equal(s.token[0], 0); /* no session token, no CSRF token */
+    assert_int_equal(s.csrf[0], 0);
+    /* stored only as its hash */
+    wk_stmt *st;
+    bool row;
+    assert_int_equal(wk_store_prepare(f->st, "SELECT count(*) FROM api_token WHERE"
+                                             " instr(CAST(token_sha256 AS TEXT), 'wkt_') > 0", &st, &d),
+                     WK_OK);
+    assert_int_equal(wk_stmt_step(st, &row, &d), WK_OK);
+    assert_int_equal(wk_stmt_i64(st, 0), 0);
+    wk_stmt_reset(st);
+    assert_int_equal(wk_auth_token_session(f->st, tok, 1000 + 86400, &s, &d), WK_ENOTFOUND); /* expired */
+    char bad[WK_API_TOKEN_LEN + 1];
+    memcpy(bad, tok, sizeof bad);
+    bad[10] = bad[10] == 'a' ? 'b' : 'a';
+    assert_int_equal(wk_auth_token_session(f->st, bad, 2000, &s, &d), WK_ENOTFOUND);
+    assert_int_equal(wk_auth_token_session(f->st, "wkt_short", 2000, &s, &d), WK_ENOTFOUND);
+    int64_t v[2] = {2500, id};
+    assert_int_equal(wk_store_run_i64(f->st, "UPDATE api_token SET revoked_s = ? WHERE id = ?", v, 2, &d),
+                     WK_OK);
+    assert_int_equal(wk_auth_token_session(f->st, tok, 3000, &s, &d), WK_ENOTFOUND); /* revoked */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +262,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_change, setup, teardown),
         cmocka_unit_test(test_limiter),
+        cmocka_unit_test_setup_teardown(test_login_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_tokens, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
