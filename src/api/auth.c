@@ -161,26 +161,34 @@ wk_err wk_auth_company_add(wk_store *st, const char *name, int64_t *id, wk_diag 
     return e;
 }
 
-wk_err wk_auth_user_add(wk_store *st, const wk_auth_opts *oin, const char *login,
-                        const char *password, wk_role role, int64_t company_id,
-                        int64_t account_id, int64_t now_s, int64_t *id, wk_diag *d)
+bool wk_auth_login_valid(const char *login)
+{
+    return auth__login_ok(login);
+}
+
+wk_err wk_auth_hash_password(const wk_auth_opts *oin, const char *password,
+                             char out[WK_AUTH_HASH_MAX], wk_diag *d)
 {
     wk_auth_opts o;
     auth__defaults(oin, &o);
-    if (!auth__login_ok(login))
-        return wk_diag_set(d, WK_EINVAL, "login: expected 3..64 of a-z, 0-9, '.', '_' or '-'");
     size_t pl = strlen(password);
     if (pl < 10 || pl > 128)
         return wk_diag_set(d, WK_EINVAL, "password: expected 10..128 bytes");
+    return auth__hash(&o, password, out, d);
+}
+
+wk_err wk_auth_user_add_hashed(wk_store *st, const char *login, const char *hash, wk_role role,
+                               int64_t company_id, int64_t account_id, int64_t now_s,
+                               int64_t *id, wk_diag *d)
+{
+    if (!auth__login_ok(login))
+        return wk_diag_set(d, WK_EINVAL, "login: expected 3..64 of a-z, 0-9, '.', '_' or '-'");
     if (role == WK_ROLE_RESIDENT ? account_id <= 0 : company_id <= 0)
         return wk_diag_set(d, WK_EINVAL, role == WK_ROLE_RESIDENT
                                              ? "account: a resident is bound to one account"
                                              : "company: staff belong to a company");
-    char hash[crypto_pwhash_STRBYTES];
-    wk_err e = auth__hash(&o, password, hash, d);
-    if (e)
-        return e;
     wk_stmt *s;
+    wk_err e;
     if ((e = wk_store_prepare(st,
                               "INSERT INTO app_user (login, pass_hash, role, company_id, account_id,"
                               " created_s) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -200,6 +208,19 @@ wk_err wk_auth_user_add(wk_store *st, const wk_auth_opts *oin, const char *login
     wk_stmt_reset(s);
     if (e == WK_EEXIST)
         wk_diag_set(d, e, "login \"%s\" is taken", login);
+    return e;
+}
+
+wk_err wk_auth_user_add(wk_store *st, const wk_auth_opts *o, const char *login,
+                        const char *password, wk_role role, int64_t company_id,
+                        int64_t account_id, int64_t now_s, int64_t *id, wk_diag *d)
+{
+    if (!auth__login_ok(login))
+        return wk_diag_set(d, WK_EINVAL, "login: expected 3..64 of a-z, 0-9, '.', '_' or '-'");
+    char hash[WK_AUTH_HASH_MAX];
+    wk_err e = wk_auth_hash_password(o, password, hash, d);
+    if (!e)
+        e = wk_auth_user_add_hashed(st, login, hash, role, company_id, account_id, now_s, id, d);
     return e;
 }
 

@@ -67,6 +67,17 @@ wk_err wk_auth_user_add(wk_store *st, const wk_auth_opts *o, const char *login,
                         const char *password, wk_role role, int64_t company_id,
                         int64_t account_id, int64_t now_s, int64_t *id, wk_diag *d) WK_MUST_CHECK;
 
+/* wk_auth_user_add in two steps, so that the hash can be made away from the database
+ * thread: hash_password checks the length (10..128 bytes) and hashes; add_hashed checks the
+ * rest and inserts. */
+#define WK_AUTH_HASH_MAX 128
+bool wk_auth_login_valid(const char *login); /* 3..64 of [a-z0-9._-] */ /* crypto_pwhash_STRBYTES */
+wk_err wk_auth_hash_password(const wk_auth_opts *o, const char *password,
+                             char out[WK_AUTH_HASH_MAX], wk_diag *d) WK_MUST_CHECK;
+wk_err wk_auth_user_add_hashed(wk_store *st, const char *login, const char *hash, wk_role role,
+                               int64_t company_id, int64_t account_id, int64_t now_s,
+                               int64_t *id, wk_diag *d) WK_MUST_CHECK;
+
 /* Checks a login and opens a new session. WK_ECRYPTO for a wrong login or password (one
  * message for both), WK_ECONFLICT while the login is locked out (d says until when). */
 wk_err wk_auth_login(wk_store *st, const wk_auth_opts *o, const char *login,
