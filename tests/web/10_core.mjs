@@ -66,6 +66,15 @@ try {
   await staff.click('#tree li[data-search*="101"] a');
   await staff.waitForSelector('#meter-page:not(.hidden)');
   await staff.waitForFunction(() => document.getElementById('meter-title').textContent.includes('Meter'));
+  // the meter page: readings with their deductions = the API's, both charts drawn
+  await staff.waitForSelector('#meter-readings tr');
+  const acct101 = (await api(staff, '/api/v1/accounts?limit=200')).items.find((a) => a.unit === '101');
+  const rd = (await api(staff, `/api/v1/accounts/${acct101.id}/readings?limit=200`)).items;
+  const newestRow = await staff.$$eval('#meter-readings tr:first-child td', (tds) => tds.map((td) => td.textContent));
+  check(rd.length > 0 && newestRow[1] === (rd[0].total_wh / 1000).toFixed(2) && newestRow[3] === '¥' + rd[0].deduction,
+    `newest reading row = API (${newestRow} vs ${rd[0] && rd[0].total_wh})`);
+  check(await staff.$('#meter-register-chart canvas') !== null && await staff.$('#meter-balance-chart canvas') !== null,
+    'register and balance charts drawn');
 
   const commandsBefore = (await api(staff, '/api/v1/commands?limit=200')).items.length;
   await staff.selectOption('#relay-action', 'trip');

@@ -22,6 +22,8 @@ const dict = {
     verify: 'Verify', verified: 'Verified ✓', verify_failed: 'Verification failed', log_key: 'Log key (compare with the notice at the property office)',
     amount: 'Amount', no_data: 'No data yet', wrong_login: 'Wrong login or password',
     locked: 'Too many failed logins: locked for a while', rate_limited: 'Too many attempts; wait a moment',
+    meter_charts: 'Register and balance', anomalies: 'Anomalies', no_anomalies: 'None recorded',
+    readings: 'Readings', energy: 'Energy (kWh)', register_kwh: 'Register (kWh)', balance_yuan: 'Balance (¥)',
     status: 'Status', account: 'Account', type: 'Type', staff_only: 'This page is for residents; staff use the console.',
   },
   zh: {
@@ -42,6 +44,8 @@ const dict = {
     verify: '验证', verified: '验证通过 ✓', verify_failed: '验证失败', log_key: '账本公钥（请与物业服务中心公示的核对）',
     amount: '金额', no_data: '暂无数据', wrong_login: '账号或密码错误',
     locked: '登录失败次数过多，已暂时锁定', rate_limited: '尝试过于频繁，请稍后再试',
+    meter_charts: '示数与余额', anomalies: '异常', no_anomalies: '暂无异常记录',
+    readings: '抄表记录', energy: '电量（千瓦时）', register_kwh: '示数（千瓦时）', balance_yuan: '余额（元）',
     status: '状态', account: '账户', type: '类型', staff_only: '此页面供住户使用，物业人员请使用管理后台。',
   },
 };

@@ -147,14 +147,38 @@ function filterTree(q) {
 }
 
 // ---- meter page ----
+// What a meter engineer asks about one meter: where it is and whose, the register and the
+// balance over time, anomalies (the meter's own event records, replies to commands we did
+// not send, refused or expired commands, silences), commands with their latency, readings
+// with the deduction of each, and the latest events.
+const ANOMALY_KINDS = ['meter_event', 'foreign_command', 'refused', 'expired', 'offline', 'policy_invalid'];
+const charts = {};
+
+function lineChart(id, name, points, decimals) {
+  if (typeof echarts === 'undefined') return;
+  const e = document.getElementById(id);
+  charts[id] = charts[id] || echarts.init(e);
+  charts[id].setOption({
+    title: { text: name, textStyle: { fontSize: 13 } }, grid: { left: 60, right: 10, top: 30, bottom: 30 },
+    tooltip: { trigger: 'axis', axisPointer: { label: { formatter: (p) => api.cst(p.value) } } },
+    xAxis: { type: 'time', axisLabel: { formatter: (v) => api.cst(v).slice(11), hideOverlap: true } },
+    yAxis: { type: 'value', scale: true },
+    series: [{ type: 'line', step: 'end', showSymbol: false, data: points.map(([t, v]) => [t, v.toFixed(decimals)]) }],
+  });
+}
+
 async function openMeter(id) {
   $('meter-none').classList.add('hidden');
   $('meter-page').classList.remove('hidden');
-  const [m, accts, cmds] = await Promise.all([
+  const [m, accts, cmds, evs] = await Promise.all([
     api.get(`/api/v1/meters/${id}`), api.all('/api/v1/accounts?status=open'),
-    api.get(`/api/v1/commands?meter=${id}&limit=20`),
+    api.get(`/api/v1/commands?meter=${id}&limit=20`), api.get(`/api/v1/events?meter=${id}&limit=200`),
   ]);
   const a = accts.find((x) => x.meter_id === m.id);
+  const [readings, transfers] = a ? await Promise.all([
+    api.get(`/api/v1/accounts/${a.id}/readings?limit=200`).then((r) => r.items),
+    api.get(`/api/v1/accounts/${a.id}/transfers?limit=200`).then((r) => r.items),
+  ]) : [[], []];
   $('meter-title').textContent = `${t('meter')} ${m.address}`;
   const row = (k, v) => api.el('tr', {}, api.el('th', {}, t(k)), api.el('td', {}, v));
   $('meter-info').replaceChildren(
@@ -169,6 +193,29 @@ async function openMeter(id) {
     api.el('td', {}, api.cst(c.created_ms)), api.el('td', {}, c.action), api.el('td', {}, c.reason),
     api.el('td', { class: 'cmd-state' }, c.state),
     api.el('td', { class: 'num' }, c.latency_ms === null ? '–' : c.latency_ms + ' ms'))));
+  $('meter-readings').replaceChildren(...readings.slice(0, 30).map((r) => api.el('tr', {},
+    api.el('td', {}, api.cst(r.time_s * 1000)), api.el('td', { class: 'num' }, (r.total_wh / 1000).toFixed(2)),
+    api.el('td', { class: 'num' }, (r.energy_wh / 1000).toFixed(3)), api.el('td', { class: 'num' }, '¥' + r.deduction))));
+  const anomalies = evs.items.filter((e) => ANOMALY_KINDS.includes(e.kind));
+  $('meter-anomalies-none').classList.toggle('hidden', anomalies.length > 0);
+  $('meter-anomalies').replaceChildren(...anomalies.slice(0, 20).map((e) => api.el('tr', {},
+    api.el('td', {}, api.cst(e.time_ms)), api.el('td', {}, api.el('span', { class: 'badge warn' }, e.kind)),
+    api.el('td', { class: 'mono' }, e.detail))));
+  $('meter-events').replaceChildren(...evs.items.slice(0, 15).map((e) => api.el('tr', {},
+    api.el('td', {}, api.cst(e.time_ms)), api.el('td', {}, e.kind), api.el('td', { class: 'mono' }, e.detail))));
+  // register over time; balance walked back from today's through the transfers (exact fen)
+  lineChart('meter-register-chart', t('register_kwh'),
+    readings.map((r) => [r.time_s * 1000, r.total_wh / 1000]).reverse(), 2);
+  if (a) {
+    let fen = a.balance_fen;
+    const pts = [[Date.now(), fen]];
+    for (const x of transfers) {
+      pts.push([x.time_s * 1000, fen]);
+      fen -= x.direction === 'in' ? x.amount_fen : -x.amount_fen;
+      pts.push([x.time_s * 1000 - 1, fen]);
+    }
+    lineChart('meter-balance-chart', t('balance_yuan'), pts.reverse().map(([tm, f]) => [tm, f / 100]), 2);
+  }
 }
 
 async function sendRelay(ev) {
