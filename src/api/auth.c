@@ -455,50 +455,72 @@ out:
     return wk_store_commit(st, d);
 }
 
-wk_err wk_auth_password_change(wk_store *st, const wk_auth_opts *oin, int64_t user_id,
-                               const char *old_password, const char *new_password, wk_diag *d)
+wk_err wk_auth_user_hash(wk_store *st, int64_t user_id, char out[WK_AUTH_HASH_MAX], wk_diag *d)
 {
-    wk_auth_opts o;
-    auth__defaults(oin, &o);
-    size_t pl = strlen(new_password);
-    if (pl < 10 || pl > 128)
-        return wk_diag_set(d, WK_EINVAL, "new_password: expected 10..128 bytes");
     wk_stmt *s;
-    wk_err e = wk_store_begin(st, d);
+    wk_err e = wk_store_prepare(st, "SELECT pass_hash FROM app_user WHERE id = ?", &s, d);
     if (e)
         return e;
-    if ((e = wk_store_prepare(st, "SELECT pass_hash FROM app_user WHERE id = ?", &s, d)))
-        goto fail;
     bool row = false;
-    char hash[crypto_pwhash_STRBYTES] = {0};
     if (!(e = wk_stmt_bind_i64(s, 1, user_id)) && !(e = wk_stmt_step(s, &row, d)) && row) {
         size_t n;
         const char *h = wk_stmt_text(s, 0, &n);
-        snprintf(hash, sizeof hash, "%.*s", (int)n, h);
+        snprintf(out, WK_AUTH_HASH_MAX, "%.*s", (int)n, h);
     }
     wk_stmt_reset(s);
+    if (!e && !row)
+        e = wk_diag_set(d, WK_ENOTFOUND, "no such user");
+    return e;
+}
+
+bool wk_auth_password_check(const char *hash, const char *password)
+{
+    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+wk_err wk_auth_password_replace(wk_store *st, int64_t user_id, const char *old_hash,
+                                const char *new_hash, wk_diag *d)
+{
+    wk_err e = wk_store_begin(st, d);
     if (e)
+        return e;
+    wk_stmt *s;
+    bool row = false;
+    if ((e = wk_store_prepare(st, "UPDATE app_user SET pass_hash = ? WHERE id = ? AND pass_hash = ?",
+                              &s, d)))
         goto fail;
-    if (!row || crypto_pwhash_str_verify(hash, old_password, strlen(old_password)) != 0) {
-        e = wk_diag_set(d, WK_ECRYPTO, "old_password: wrong password");
-        goto fail;
-    }
-    char nh[crypto_pwhash_STRBYTES];
-    if ((e = auth__hash(&o, new_password, nh, d)))
-        goto fail;
-    if ((e = wk_store_prepare(st, "UPDATE app_user SET pass_hash = ? WHERE id = ?", &s, d)))
-        goto fail;
-    if (!(e = wk_stmt_bind_text(s, 1, nh, strlen(nh))) && !(e = wk_stmt_bind_i64(s, 2, user_id)))
+    if (!(e = wk_stmt_bind_text(s, 1, new_hash, strlen(new_hash))) &&
+        !(e = wk_stmt_bind_i64(s, 2, user_id)) &&
+        !(e = wk_stmt_bind_text(s, 3, old_hash, strlen(old_hash))))
         e = wk_stmt_step(s, &row, d);
     wk_stmt_reset(s);
+    if (!e && wk_store_changes(st) != 1)
+        e = wk_diag_set(d, WK_ECONFLICT, "the password was changed meanwhile");
     int64_t v[1] = {user_id};
-    if (!e) /* every other session of the user ends */
+    if (!e) /* every session of the user ends */
         e = wk_store_run_i64(st, "DELETE FROM app_session WHERE user_id = ?", v, 1, d);
     if (e)
         goto fail;
     return wk_store_commit(st, d);
 fail:
     wk_store_rollback(st);
+    return e;
+}
+
+wk_err wk_auth_password_change(wk_store *st, const wk_auth_opts *o, int64_t user_id,
+                               const char *old_password, const char *new_password, wk_diag *d)
+{
+    size_t pl = strlen(new_password);
+    if (pl < 10 || pl > 128)
+        return wk_diag_set(d, WK_EINVAL, "new_password: expected 10..128 bytes");
+    char old_hash[WK_AUTH_HASH_MAX], new_hash[WK_AUTH_HASH_MAX];
+    wk_err e = wk_auth_user_hash(st, user_id, old_hash, d);
+    if (e == WK_ENOTFOUND || (!e && !wk_auth_password_check(old_hash, old_password)))
+        return wk_diag_set(d, WK_ECRYPTO, "old_password: wrong password");
+    if (!e)
+        e = wk_auth_hash_password(o, new_password, new_hash, d);
+    if (!e)
+        e = wk_auth_password_replace(st, user_id, old_hash, new_hash, d);
     return e;
 }
 

@@ -115,6 +115,16 @@ wk_err wk_auth_password_change(wk_store *st, const wk_auth_opts *o, int64_t user
                                const char *old_password, const char *new_password,
                                wk_diag *d) WK_MUST_CHECK;
 
+/* wk_auth_password_change in steps, so that both hash operations can run away from the
+ * database thread: read the current hash, check the old password against it, hash the new
+ * one, then replace compare-and-set (WK_ECONFLICT if the hash changed meanwhile), ending
+ * every session of the user in the same transaction. */
+wk_err wk_auth_user_hash(wk_store *st, int64_t user_id, char out[WK_AUTH_HASH_MAX],
+                         wk_diag *d) WK_MUST_CHECK;
+bool wk_auth_password_check(const char *hash, const char *password);
+wk_err wk_auth_password_replace(wk_store *st, int64_t user_id, const char *old_hash,
+                                const char *new_hash, wk_diag *d) WK_MUST_CHECK;
+
 /* Appends one row to the audit log (who, what, when, why, before/after as JSON text) on
  * the caller's transaction: call it inside the transaction of the change it records so
  * that both or neither commit. before/after must be JSON texts (the caller formats them;

@@ -450,15 +450,29 @@ static int web__me(wk_http_req *req, wk_http_resp *resp, void *ctx)
     return rc;
 }
 
+/* Password change in two main-loop steps around the hash work, which runs on the HTTP
+ * thread: read the current hash, then replace it compare-and-set (a concurrent change
+ * makes this one fail rather than be lost) and end every session. */
+typedef struct web_pw {
+    char old_hash[WK_AUTH_HASH_MAX];
+    char new_hash[WK_AUTH_HASH_MAX];
+} web_pw;
+
+static void web__op_password_read(web_call *c, const wk_serve_env *env)
+{
+    wk_diag d = {{0}};
+    web_pw *pw = c->arg;
+    if (wk_auth_user_hash(env->st, c->sess.user.id, pw->old_hash, &d))
+        web__internal(c, &d);
+}
+
 static void web__op_password(web_call *c, const wk_serve_env *env)
 {
     wk_diag d = {{0}};
-    wk_err e = wk_auth_password_change(env->st, NULL, c->sess.user.id, c->password,
-                                       c->new_password, &d);
-    if (e == WK_ECRYPTO)
-        web__fail(c, 403, "bad_credentials", "old_password", "wrong password");
-    else if (e == WK_EINVAL)
-        web__fail(c, 400, "invalid", "new_password", d.msg);
+    web_pw *pw = c->arg;
+    wk_err e = wk_auth_password_replace(env->st, c->sess.user.id, pw->old_hash, pw->new_hash, &d);
+    if (e == WK_ECONFLICT)
+        web__fail(c, 409, "conflict", NULL, d.msg);
     else if (e)
         web__internal(c, &d);
     else
@@ -478,14 +492,35 @@ static int web__password(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (!j)
         return rc;
     static const char *const keys[] = {"old_password", "new_password", NULL};
+    web_pw pw;
+    memset(&pw, 0, sizeof pw);
+    wk_diag d = {{0}};
     if (web__only(j, keys, resp, &rc) &&
         (c.password = web__str(j, "old_password", 128, resp, &rc)) &&
         (c.new_password = web__str(j, "new_password", 128, resp, &rc))) {
-        c.op = web__op_password;
-        rc = web__run(&c, resp);
-        if (!rc && c.status == 204 && web__set_cookie(resp, "", 0))
-            rc = -1;
+        c.arg = &pw;
+        c.op = web__op_password_read; /* session and CSRF are checked here first */
+        wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = web__main, .ctx = &c};
+        wk_err e = wk_serve_submit(web.s, &r, WEB_TIMEOUT_MS);
+        if (e)
+            rc = web__err(resp, 503, e == WK_ELIMIT ? "busy" : "stopping",
+                          "the server did not answer in time; retry", NULL);
+        else if (r.result)
+            rc = web__err(resp, 500, "internal", r.diag.msg, NULL);
+        else if (c.status != 200)
+            rc = web__err(resp, c.status, c.code, c.msg, c.field);
+        else if (!wk_auth_password_check(pw.old_hash, c.password))
+            rc = web__err(resp, 403, "bad_credentials", "wrong password", "old_password");
+        else if (wk_auth_hash_password(NULL, c.new_password, pw.new_hash, &d))
+            rc = web__err(resp, 400, "invalid", d.msg, "new_password");
+        else {
+            c.op = web__op_password;
+            rc = web__run(&c, resp);
+            if (!rc && c.status == 204 && web__set_cookie(resp, "", 0))
+                rc = -1;
+        }
     }
+    sodium_memzero(&pw, sizeof pw);
     json_decref(j);
     return rc;
 }
