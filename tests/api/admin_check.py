@@ -108,6 +108,27 @@ check(r.status == 200 and r.json["locked_until_s"] == 0, f"unlock {r.raw[:200]}"
 check(req("POST", "/api/v1/login", {"login": "locky", "password": PW}).status == 200, "logs in again")
 check(is_error(admin.post(f"/api/v1/users/{locky}/nothing", {}), 404), "unknown action 404")
 
+group("access-control sweep: every user id, every role")
+all_ids = [x[0] for x in db("select id from app_user")]
+acme_ids = {u["id"] for u in admin.get("/api/v1/users?limit=200").json["items"]}
+birch = Session("birch-admin")
+birch_ids = {u["id"] for u in birch.get("/api/v1/users?limit=200").json["items"]}
+check(acme_ids and birch_ids and not (acme_ids & birch_ids), "the two companies' user lists are disjoint")
+others = {w: Session(w) for w in ("acme-tech", "locky", "pwchange", "res-101", "res-h11")}
+for uid in all_ids:
+    for who, sess, mine in (("acme-admin", admin, acme_ids), ("birch-admin", birch, birch_ids)):
+        r = sess.get(f"/api/v1/users/{uid}")
+        if uid in mine:
+            check(r.status == 200 and r.json["id"] == uid, f"{who} reads own company's user {uid}")
+        else:
+            check(is_error(r, 404) and b"login" not in r.raw.replace(b'"error"', b""), f"{who} gets 404 for user {uid}")
+            before = db("select count(*) from staff_community where user_id=?", uid)[0][0]
+            check(is_error(sess.post(f"/api/v1/users/{uid}/communities", {"communities": []}), 404) and
+                  is_error(sess.post(f"/api/v1/users/{uid}/unlock", {}), 404), f"{who} cannot change user {uid}")
+            check(db("select count(*) from staff_community where user_id=?", uid)[0][0] == before, "unchanged")
+    for who, sess in others.items():
+        check(is_error(sess.get(f"/api/v1/users/{uid}"), 403), f"{who} gets 403 for user {uid}")
+
 group("API tokens")
 tech = Session("acme-tech")
 r = tech.post("/api/v1/tokens", {"name": "erp export", "ttl_days": 30})
