@@ -71,7 +71,7 @@ typedef struct pw_req {
 
 /* Column types: 'i' integer, 'I' integer or null, 's' text, 'S' text or null, 'm' money
  * (adds "<name>_fen" and "<name>" as a decimal string), 'M' counter method as the API
- * names it (bank_transfer -> transfer) or null, 'D' a day number as "YYYY-MM-DD". */
+ * names it (bank_transfer -> transfer) or null, 'D' a day number as "YYYY-MM-DD" or null. */
 typedef struct pw_col {
     const char *name;
     char type;
@@ -111,7 +111,7 @@ static json_t *pw__row(wk_stmt *st, const pw_col *cols, size_t n)
             t = t ? pw__method_api(t, len) : NULL;
             v = t ? json_string(t) : json_null();
             break;
-        case 'D': v = json_string(wk_date_format(wk_stmt_i64(st, col), buf, sizeof buf)); break;
+        case 'D': v = null ? json_null() : json_string(wk_date_format(wk_stmt_i64(st, col), buf, sizeof buf)); break;
         case 'm': {
             int64_t fen = wk_stmt_i64(st, col);
             snprintf(key, sizeof key, "%s_fen", cols[i].name);

@@ -601,13 +601,12 @@ wk_err wk_pay_recon_store(wk_store *st, const wk_pay_bill *b, const wk_pay_recon
                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                               &s, d)))
         goto fail;
-    const int64_t v[] = {b->n ? b->day_min : 0,     b->n ? b->day_max : 0,   rep->bill_payments,
-                         rep->bill_refunds,         rep->matched,            rep->credited_from_bill,
-                         rep->unattributable,       rep->unknown_to_channel, rep->amount_mismatch,
-                         rep->refunds_unmatched};
+    const int64_t v[] = {b->day_min,         b->day_max,         rep->bill_payments,      rep->bill_refunds,
+                         rep->matched,       rep->credited_from_bill, rep->unattributable, rep->unknown_to_channel,
+                         rep->amount_mismatch, rep->refunds_unmatched};
     e = wk_stmt_bind_text(s, 1, chs, strlen(chs));
     for (int i = 0; !e && i < (int)(sizeof v / sizeof v[0]); i++)
-        e = wk_stmt_bind_i64(s, i + 2, v[i]);
+        e = i < 2 && !b->n ? wk_stmt_bind_null(s, i + 2) : wk_stmt_bind_i64(s, i + 2, v[i]);
     if (!e)
         e = company_id > 0 ? wk_stmt_bind_i64(s, 12, company_id) : wk_stmt_bind_null(s, 12);
     if (!e)

@@ -99,8 +99,8 @@ static const char pay__v4_sqlite[] =
     "CREATE TABLE pay_recon ("
     "  id INTEGER PRIMARY KEY,"
     "  channel TEXT NOT NULL CHECK (channel IN ('wechat', 'alipay')),"
-    "  day_min INTEGER NOT NULL,"
-    "  day_max INTEGER NOT NULL,"
+    "  day_min INTEGER," /* the bill's first and last day; NULL for a bill without rows */
+    "  day_max INTEGER,"
     "  bill_payments INTEGER NOT NULL,"
     "  bill_refunds INTEGER NOT NULL,"
     "  matched INTEGER NOT NULL,"
