@@ -317,6 +317,32 @@ check(r.status == 200 and r.json["out_trade_no"] == O1 and r.json["state"] == "c
 r = req("GET", f"/api/v1/orders/{O1}")
 check(is_error(r, 401), f"order without credentials: {r.status}")
 
+group("API tokens act as their user, without CSRF")
+import hashlib
+
+
+def api_token(login):
+    tok = "wkt_" + secrets.token_hex(32)
+    c = sqlite3.connect(A.db, timeout=10)
+    with c:
+        c.execute("insert into api_token (user_id, name, token_sha256, created_s, expires_s)"
+                  " select id, 'payments test', ?, strftime('%s','now'), strftime('%s','now') + 3600"
+                  " from app_user where login = ?", (hashlib.sha256(tok.encode()).digest(), login))
+    c.close()
+    return tok
+
+
+TF, TB = api_token("locky"), api_token("birch-admin")
+r = req("POST", "/api/v1/payments/counter",
+        {"account_id": aS2, "amount_fen": 250, "method": "card", "reason": "integration", "id": idem()}, bearer=TF)
+check(r.status == 201 and r.json["amount_fen"] == 250 and r.json["operator"] == "locky", f"counter by API token {r.status} {r.raw[:200]}")
+r = req("GET", f"/api/v1/orders/{O1}", bearer=TF)
+check(r.status == 200 and r.json["out_trade_no"] == O1, f"order by API token {r.status}")
+r = req("GET", f"/api/v1/orders/{O1}", bearer=TB)
+check(is_error(r, 404), f"Birch API token on an Acme order {r.status}")
+r = req("GET", f"/api/v1/orders/{O1}", bearer="wkt_" + "0" * 64)
+check(is_error(r, 401), f"unknown API token {r.status}")
+
 # ---------------------------------------------------------------- refunds
 group("refund through the channel: booked once")
 K2 = idem()

@@ -57,13 +57,14 @@ try {
   await page.fill('#pay-amount', '12.345');
   await page.fill('#pay-reason', 'browser test: paid in cash');
   await page.click('#pay-counter-form button[type=submit]');
-  check(/two decimals/.test(await page.textContent('#pay-counter-form .error[data-field=amount_fen]')),
+  check(/^Amount \(yuan\): .*two decimals/.test(await page.textContent('#pay-counter-form .error[data-field=amount_fen]')),
     'a malformed amount is refused in place');
   await page.fill('#pay-amount', '12.34');
   await page.fill('#pay-reason', '');
   await page.click('#pay-counter-form button[type=submit]');
   await page.waitForFunction(() => document.querySelector('#pay-counter-form .error[data-field=reason]').textContent !== '');
-  check(true, 'a missing reason is refused by the API and shown at the reason field');
+  check(/^Note \/ reason: /.test(await page.textContent('#pay-counter-form .error[data-field=reason]')),
+    'a missing reason is refused by the API and shown at the reason field, naming it');
   check((await api(page, `/api/v1/payments?account=${acct.id}&limit=200`)).items.length === before,
     'no payment booked by the refused attempts');
   await page.fill('#pay-reason', 'browser test: paid in cash');

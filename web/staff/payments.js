@@ -63,9 +63,11 @@ let accounts = [];
 // An error next to the field the API named (or the form's general error line).
 function showError(form, e) {
   for (const p of form.querySelectorAll('.error')) p.textContent = '';
-  const field = e instanceof ApiError ? e.field : e.field;
+  const field = e.field;
   const slot = (field && form.querySelector(`.error[data-field="${field}"]`)) || form.querySelector('.error[data-field=""]');
-  slot.textContent = e.message;
+  // the field's own label first, so the message says what to fix even on a phone
+  const label = slot.dataset.field && slot.parentElement.querySelector('label');
+  slot.textContent = e.message && label ? `${label.textContent}: ${e.message}` : e.message;
 }
 
 function field(labelKey, input, name) {
