@@ -372,6 +372,12 @@ r = req("GET", f"/api/v1/payments/{pay_o1}", s=FIN)
 check(r.json["refunded_fen"] == 500 and r.json["refundable_fen"] == 1500, f"refunded on the payment {r.json}")
 check(snapshot() == snap, "rejected refunds changed nothing")
 
+pay_o2 = "channel-%d" % one("select id from pay_payment where out_trade_no = ?", O2)
+r = req("POST", f"/api/v1/payments/{pay_o2}/refund", {"amount_fen": 300, "reason": "alipay partial", "id": idem()}, ADM)
+check(r.status == 201 and r.json["channel"] == "alipay" and r.json["amount_fen"] == 300
+      and r.json["refund_id"].endswith(":" + r.json["out_refund_no"]), f"Alipay refund {r.status} {r.raw[:300]}")
+check(one("select count(*) from pay_refund where out_trade_no = ? and amount_fen = 300", O2) == 1, "Alipay refund booked")
+
 group("refund of a counter payment at the counter")
 K3 = idem()
 r = req("POST", f"/api/v1/payments/{P1}/refund", {"amount_fen": 345, "reason": "wrong amount", "id": K3}, ADM)
@@ -390,7 +396,7 @@ check(r.status == 200 and R1 in ids and R2 in ids, f"refunds list {ids}")
 r = req("GET", "/api/v1/refunds?channel=counter", s=FIN)
 check(r.status == 200 and [x["id"] for x in r.json["items"]] == [R2], "refunds channel=counter")
 r = req("GET", "/api/v1/audit?action=payment_refund", s=ADM)
-check(r.status == 200 and len(r.json["items"]) == 2, f"audit API shows the refunds {r.raw[:200]}")
+check(r.status == 200 and len(r.json["items"]) == 3, f"audit API shows the refunds {r.raw[:200]}")
 
 # ---------------------------------------------------------------- access control
 group("access-control sweep")
@@ -403,7 +409,7 @@ acme_pay += ["counter-%d" % x[0] for x in db("select id from pay_counter where k
                                             % ",".join(map(str, acme_accounts)))]
 acme_orders = [x[0] for x in db("select out_trade_no from pay_order where account_id in (%s)"
                                 % ",".join(map(str, acme_accounts)))]
-acme_refunds = [R1, R2]
+acme_refunds = [x[0] for x in db("select 'channel-' || id from pay_refund")] + [R2]
 check(len(acme_pay) >= 6 and len(acme_orders) >= 2, f"sweep material {len(acme_pay)} payments {len(acme_orders)} orders")
 snap = snapshot()
 for s in (BIRCH, RES):
