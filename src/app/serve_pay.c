@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "app/serve.h"
+#include "app/serve_payments.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "pay/pay.h"
@@ -38,6 +39,11 @@ static wk_pay_channels *g_pay; /* set once before the server starts; immutable a
 void wk_serve_pay_set(wk_pay_channels *p)
 {
     g_pay = p;
+}
+
+const wk_pay_channels *wk_serve_pay_channels(void)
+{
+    return g_pay;
 }
 
 typedef struct pay_call {
@@ -231,14 +237,19 @@ static int pay__err(wk_http_resp *resp, int status, const char *code, const char
     return wk_http_resp_error(resp, status, code, msg, field) ? -1 : 0;
 }
 
+json_t *wk_serve_pay_order_json(const wk_pay_order *o)
+{
+    return json_pack("{s:s, s:I, s:s, s:I, s:s, s:I, s:I}", "out_trade_no", o->out_trade_no, "account_id",
+                     (json_int_t)o->account_id, "channel", wk_pay_channel_str(o->channel), "amount_fen",
+                     (json_int_t)o->amount_fen, "state", wk_pay_order_state_str(o->state), "created_ms",
+                     (json_int_t)o->created_ms, "expires_ms", (json_int_t)o->expires_ms);
+}
+
 /* The order as JSON; extra_key/extra_val (may be NULL) add one string member. */
 static int pay__order_json(wk_http_resp *resp, int status, const wk_pay_order *o, const char *extra_key,
                            const char *extra_val)
 {
-    json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:s, s:I, s:I}", "out_trade_no", o->out_trade_no, "account_id",
-                          (json_int_t)o->account_id, "channel", wk_pay_channel_str(o->channel), "amount_fen",
-                          (json_int_t)o->amount_fen, "state", wk_pay_order_state_str(o->state), "created_ms",
-                          (json_int_t)o->created_ms, "expires_ms", (json_int_t)o->expires_ms);
+    json_t *j = wk_serve_pay_order_json(o);
     if (j && extra_key && extra_val)
         json_object_set_new(j, extra_key, json_string(extra_val));
     char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -347,12 +358,14 @@ int wk_serve_pay_orders_create(wk_http_req *req, wk_http_resp *resp, void *ctx)
     return pay__order_json(resp, 201, &c.o, NULL, NULL);
 }
 
-/* GET /api/v1/orders/{out_trade_no} */
+/* GET /api/v1/orders/{out_trade_no}: with the admin token, any order; otherwise a staff
+ * session or API token and the order's account in the caller's communities
+ * (serve_web_payments.c). */
 int wk_serve_pay_orders_get(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
     wk_serve *s = ctx;
     if (!wk_serve_http_authorized(s, req))
-        return pay__err(resp, 401, "unauthorized", "a valid admin token is required", NULL);
+        return wk_web_payments_order_get(req, resp);
     const char *no = wk_http_req_path_rest(req);
     if (!no || !*no || strlen(no) >= WK_PAY_OUT_TRADE_NO_MAX)
         return pay__err(resp, 404, "not_found", "no such order", NULL);
@@ -367,15 +380,46 @@ int wk_serve_pay_orders_get(wk_http_req *req, wk_http_resp *resp, void *ctx)
 
 /* ---- reconciliation ---- */
 
+json_t *wk_serve_pay_report_json(wk_pay_channel ch, const wk_pay_recon_report *p)
+{
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "channel", wk_pay_channel_str(ch),
+                     "bill_payments", (json_int_t)p->bill_payments, "bill_refunds", (json_int_t)p->bill_refunds,
+                     "matched", (json_int_t)p->matched, "credited_from_bill", (json_int_t)p->credited_from_bill,
+                     "unattributable", (json_int_t)p->unattributable, "unknown_to_channel",
+                     (json_int_t)p->unknown_to_channel, "amount_mismatch", (json_int_t)p->amount_mismatch,
+                     "refunds_unmatched", (json_int_t)p->refunds_unmatched, "discrepancies", p->lines);
+}
+
+wk_err wk_serve_pay_reconcile_run(const wk_serve_env *env, const wk_pay_bill *b, int64_t company_id, int64_t user_id,
+                                  wk_pay_hook hook, void *hook_ctx, wk_pay_recon_report *rep, int64_t *id,
+                                  wk_diag *d)
+{
+    *id = 0;
+    wk_err e = wk_pay_reconcile(env->hd, b, env->now_ms, rep, d);
+    if (e)
+        return e;
+    /* the credits made from the bill are committed already; the run is stored on its own */
+    if ((e = wk_pay_recon_store(env->st, b, rep, company_id, user_id, env->now_ms, hook, hook_ctx, id, d)))
+        return e;
+    if (rep->unattributable || rep->unknown_to_channel || rep->amount_mismatch || rep->credited_from_bill)
+        wk_log(WK_LOG_WARN, "reconciliation found discrepancies", "channel=%s id=%lld paid_not_credited=%lld "
+               "unattributable=%lld unknown_to_channel=%lld amount_mismatch=%lld refunds_unmatched=%lld",
+               wk_pay_channel_str(b->channel), (long long)*id, (long long)rep->credited_from_bill,
+               (long long)rep->unattributable, (long long)rep->unknown_to_channel, (long long)rep->amount_mismatch,
+               (long long)rep->refunds_unmatched);
+    return WK_OK;
+}
+
 typedef struct recon_call {
     wk_pay_bill bill;
     wk_pay_recon_report rep;
+    int64_t id;
 } recon_call;
 
 static wk_err pay__recon_fn(const wk_serve_env *env, void *ctx, wk_diag *d)
 {
     recon_call *c = ctx;
-    return wk_pay_reconcile(env->hd, &c->bill, env->now_ms, &c->rep, d);
+    return wk_serve_pay_reconcile_run(env, &c->bill, 0, 0, NULL, NULL, &c->rep, &c->id, d);
 }
 
 /* POST /api/v1/reconcile?channel=wechat|alipay, body = the channel's daily bill file */
@@ -403,24 +447,13 @@ int wk_serve_pay_reconcile(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (e || r.result) {
         rc = pay__submit_answer(resp, e, &r);
     } else {
-        const wk_pay_recon_report *p = &c->rep;
-        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "channel",
-                              wk_pay_channel_str(ch), "bill_payments", (json_int_t)p->bill_payments, "bill_refunds",
-                              (json_int_t)p->bill_refunds, "matched", (json_int_t)p->matched, "credited_from_bill",
-                              (json_int_t)p->credited_from_bill, "unattributable", (json_int_t)p->unattributable,
-                              "unknown_to_channel", (json_int_t)p->unknown_to_channel, "amount_mismatch",
-                              (json_int_t)p->amount_mismatch, "refunds_unmatched", (json_int_t)p->refunds_unmatched,
-                              "discrepancies", p->lines);
+        json_t *j = wk_serve_pay_report_json(ch, &c->rep);
+        if (j)
+            json_object_set_new(j, "reconciliation_id", json_integer(c->id));
         char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
         rc = out && !wk_http_resp_json(resp, 200, out) ? 0 : -1;
         free(out);
-        if (p->unattributable || p->unknown_to_channel || p->amount_mismatch || p->credited_from_bill)
-            wk_log(WK_LOG_WARN, "reconciliation found discrepancies", "channel=%s paid_not_credited=%lld "
-                   "unattributable=%lld unknown_to_channel=%lld amount_mismatch=%lld refunds_unmatched=%lld",
-                   wk_pay_channel_str(ch), (long long)p->credited_from_bill, (long long)p->unattributable,
-                   (long long)p->unknown_to_channel, (long long)p->amount_mismatch,
-                   (long long)p->refunds_unmatched);
     }
     wk_pay_bill_free(&c->bill);
     wk_free(c);
@@ -650,6 +683,18 @@ static int pay__refund_json(wk_http_resp *resp, int status, const refund_call *c
     return rc;
 }
 
+wk_err wk_serve_pay_channel_refund(const wk_pay_order *o, const char *out_refund_no, int64_t amount_fen,
+                                   const char *reason, wk_pay_channel_refund *r, wk_diag *d)
+{
+    if (!g_pay)
+        return wk_diag_set(d, WK_EINVAL, "payments are not configured");
+    int64_t now_s = (int64_t)time(NULL);
+    if (o->channel == WK_PAY_WECHAT)
+        return wk_pay_wechat_refund(g_pay, o->out_trade_no, out_refund_no, amount_fen, o->amount_fen, reason, now_s, r,
+                                    d);
+    return wk_pay_alipay_refund(g_pay, o->out_trade_no, out_refund_no, amount_fen, reason, now_s, r, d);
+}
+
 /* POST /api/v1/refunds {"out_trade_no": "...", "amount_fen": N, "out_refund_no": "...",
  *   "operator": "...", "reason": "..."}: refunds (part of) a credited order through its
  * channel. Checked on the main loop (nothing changed), the channel asked on this HTTP
@@ -717,13 +762,7 @@ int wk_serve_pay_refunds(wk_http_req *req, wk_http_resp *resp, void *ctx)
         goto done;
     }
     wk_diag d = {{0}};
-    int64_t now_s = (int64_t)time(NULL);
-    if (c->o.channel == WK_PAY_WECHAT)
-        e = wk_pay_wechat_refund(g_pay, c->out_trade_no, c->out_refund_no, c->amount_fen, c->o.amount_fen, c->reason,
-                                 now_s, &c->r, &d);
-    else
-        e = wk_pay_alipay_refund(g_pay, c->out_trade_no, c->out_refund_no, c->amount_fen, c->reason, now_s, &c->r,
-                                 &d);
+    e = wk_serve_pay_channel_refund(&c->o, c->out_refund_no, c->amount_fen, c->reason, &c->r, &d);
     if (e) {
         wk_log(WK_LOG_WARN, "channel refund failed", "order=%s out_refund_no=%s error=%s why=%s",
                WK_LOG_Q(c->out_trade_no), WK_LOG_Q(c->out_refund_no), wk_err_str(e), WK_LOG_Q(d.msg));

@@ -235,19 +235,23 @@ static int web__send_json(wk_http_resp *resp, int status, json_t *j)
 }
 
 /* Queues c on the main loop and turns the outcome into the response. Consumes c->body. */
-static int web__run(web_call *c, wk_http_resp *resp)
+/* Runs c on the main loop without answering: afterwards c->status (and c->code, c->msg,
+ * c->field, c->body) hold the outcome. */
+static void web__exec(web_call *c)
 {
     wk_serve_req r = {.kind = WK_SERVE_REQ_CALL, .fn = web__main, .ctx = c};
     wk_err e = wk_serve_submit(web.s, &r, WEB_TIMEOUT_MS);
     if (e == WK_ELIMIT)
-        return web__err(resp, 503, "busy", "the server did not answer in time; retry", NULL);
-    if (e)
-        return web__err(resp, 503, "stopping", "the server is stopping", NULL);
-    if (r.result) {
-        json_decref(c->body);
-        wk_free(c->raw);
-        return web__err(resp, 500, "internal", r.diag.msg, NULL);
-    }
+        web__fail(c, 503, "busy", NULL, "the server did not answer in time; retry");
+    else if (e)
+        web__fail(c, 503, "stopping", NULL, "the server is stopping");
+    else if (r.result)
+        web__fail(c, 500, "internal", NULL, r.diag.msg);
+}
+
+/* Turns the outcome of web__exec into the response. */
+static int web__answer(web_call *c, wk_http_resp *resp)
+{
     if (c->status >= 400) {
         json_decref(c->body);
         wk_free(c->raw);
@@ -273,6 +277,12 @@ static int web__run(web_call *c, wk_http_resp *resp)
     json_t *body = c->body;
     c->body = NULL;
     return web__send_json(resp, c->status, body);
+}
+
+static int web__run(web_call *c, wk_http_resp *resp)
+{
+    web__exec(c);
+    return web__answer(c, resp);
 }
 
 static void web__call_init(web_call *c, wk_http_req *req, bool need_session)
@@ -1324,6 +1334,16 @@ int wk_web_run(wk_web_call *c, wk_http_resp *resp)
 {
     return web__run(c, resp);
 }
+void wk_web_exec(wk_web_call *c)
+{
+    web__exec(c);
+}
+
+int wk_web_answer(wk_web_call *c, wk_http_resp *resp)
+{
+    return web__answer(c, resp);
+}
+
 int wk_web_err(wk_http_resp *resp, int status, const char *code, const char *msg, const char *field)
 {
     return web__err(resp, status, code, msg, field);

@@ -87,6 +87,11 @@ struct wk_web_call {
 void wk_web_call_init(wk_web_call *c, wk_http_req *req, bool need_session);
 /* Queues c on the main loop and turns the outcome into the response. */
 int wk_web_run(wk_web_call *c, wk_http_resp *resp);
+/* wk_web_run in two steps, for handlers that do work on the HTTP thread between two ops
+ * (e.g. a channel call): wk_web_exec runs c (session, CSRF, op) and leaves the outcome in
+ * c->status (>= 400: failed; c->body owned by c); wk_web_answer answers it. */
+void wk_web_exec(wk_web_call *c);
+int wk_web_answer(wk_web_call *c, wk_http_resp *resp);
 /* An error answer {"error": {code, message, field}}; returns the handler's value. */
 int wk_web_err(wk_http_resp *resp, int status, const char *code, const char *msg,
                const char *field);

@@ -505,3 +505,155 @@ done:
     wk_free(ours);
     return e;
 }
+
+/* ---- stored reconciliation runs ---- */
+
+/* One discrepancy line: "<kind> key=value ...[: text]". */
+typedef struct recon_line {
+    char kind[32], txn[WK_PAY_ID_MAX], order[WK_PAY_OUT_TRADE_NO_MAX];
+    int64_t amount_fen;
+    bool has_amount;
+} recon_line;
+
+static void recon__parse_line(const char *p, size_t len, recon_line *l)
+{
+    memset(l, 0, sizeof *l);
+    size_t i = 0, k = 0;
+    while (i < len && p[i] != ' ' && p[i] != ':' && k + 1 < sizeof l->kind)
+        l->kind[k++] = p[i++];
+    while (i < len && p[i] != ':') {
+        while (i < len && p[i] == ' ')
+            i++;
+        size_t start = i;
+        while (i < len && p[i] != ' ' && p[i] != ':')
+            i++;
+        const char *tok = p + start;
+        size_t tl = i - start;
+        const char *eq = memchr(tok, '=', tl);
+        if (!eq)
+            continue;
+        size_t kl = (size_t)(eq - tok), vl = tl - kl - 1;
+        const char *v = eq + 1;
+        if (kl == 3 && !memcmp(tok, "txn", 3))
+            snprintf(l->txn, sizeof l->txn, "%.*s", (int)vl, v);
+        else if (kl == 5 && !memcmp(tok, "order", 5))
+            snprintf(l->order, sizeof l->order, "%.*s", (int)vl, v);
+        else if (!l->has_amount && ((kl == 10 && !memcmp(tok, "amount_fen", 10)) ||
+                                    (kl == 8 && !memcmp(tok, "bill_fen", 8)))) {
+            int64_t n = 0;
+            bool ok = vl > 0 && vl < 19;
+            for (size_t j = 0; ok && j < vl; j++) {
+                ok = v[j] >= '0' && v[j] <= '9';
+                n = n * 10 + (v[j] - '0');
+            }
+            if (ok) {
+                l->amount_fen = n;
+                l->has_amount = true;
+            }
+        }
+    }
+}
+
+/* The account a line touches: through its order, else its channel transaction. */
+static wk_err recon__line_account(wk_store *st, wk_pay_channel c, const recon_line *l, int64_t *account, wk_diag *d)
+{
+    *account = 0;
+    wk_stmt *s;
+    bool row = false;
+    const char *chs = wk_pay_channel_str(c);
+    wk_err e = wk_store_prepare(st,
+                                "SELECT account_id FROM pay_order WHERE out_trade_no = ?1"
+                                " UNION ALL SELECT o.account_id FROM pay_payment p JOIN pay_order o ON o.id = p.order_id"
+                                " WHERE p.channel = ?2 AND p.txn_id = ?3 LIMIT 1",
+                                &s, d);
+    if (e)
+        return e;
+    if (!(e = wk_stmt_bind_text(s, 1, l->order, strlen(l->order))) && !(e = wk_stmt_bind_text(s, 2, chs, strlen(chs))) &&
+        !(e = wk_stmt_bind_text(s, 3, l->txn, strlen(l->txn))))
+        e = wk_stmt_step(s, &row, d);
+    if (!e && row)
+        *account = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    return e;
+}
+
+static wk_err recon__bind_opt(wk_stmt *s, int i, const char *t)
+{
+    return t[0] ? wk_stmt_bind_text(s, i, t, strlen(t)) : wk_stmt_bind_null(s, i);
+}
+
+wk_err wk_pay_recon_store(wk_store *st, const wk_pay_bill *b, const wk_pay_recon_report *rep, int64_t company_id,
+                          int64_t user_id, int64_t now_ms, wk_pay_hook hook, void *hook_ctx, int64_t *id, wk_diag *d)
+{
+    *id = 0;
+    const char *chs = wk_pay_channel_str(b->channel);
+    if (!chs)
+        return wk_diag_set(d, WK_EINVAL, "channel: unknown");
+    wk_err e = wk_store_begin(st, d);
+    if (e)
+        return e;
+    wk_stmt *s;
+    bool row;
+    if ((e = wk_store_prepare(st,
+                              "INSERT INTO pay_recon (channel, day_min, day_max, bill_payments, bill_refunds, matched,"
+                              " credited_from_bill, unattributable, unknown_to_channel, amount_mismatch,"
+                              " refunds_unmatched, company_id, user_id, created_ms)"
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                              &s, d)))
+        goto fail;
+    const int64_t v[] = {b->day_min,         b->day_max,         rep->bill_payments,      rep->bill_refunds,
+                         rep->matched,       rep->credited_from_bill, rep->unattributable, rep->unknown_to_channel,
+                         rep->amount_mismatch, rep->refunds_unmatched};
+    e = wk_stmt_bind_text(s, 1, chs, strlen(chs));
+    for (int i = 0; !e && i < (int)(sizeof v / sizeof v[0]); i++)
+        e = i < 2 && !b->n ? wk_stmt_bind_null(s, i + 2) : wk_stmt_bind_i64(s, i + 2, v[i]);
+    if (!e)
+        e = company_id > 0 ? wk_stmt_bind_i64(s, 12, company_id) : wk_stmt_bind_null(s, 12);
+    if (!e)
+        e = user_id > 0 ? wk_stmt_bind_i64(s, 13, user_id) : wk_stmt_bind_null(s, 13);
+    if (!e)
+        e = wk_stmt_bind_i64(s, 14, now_ms);
+    row = false;
+    if (!e)
+        e = wk_stmt_step(s, &row, d);
+    if (!e && row)
+        *id = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    if (!e && !*id)
+        e = wk_diag_set(d, WK_EINTERNAL, "pay_recon: no id");
+    if (e)
+        goto fail;
+    for (const char *p = rep->lines; *p && !e;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len) {
+            recon_line l;
+            recon__parse_line(p, len, &l);
+            int64_t account = 0;
+            if ((e = recon__line_account(st, b->channel, &l, &account, d)))
+                break;
+            if ((e = wk_store_prepare(st,
+                                      "INSERT INTO pay_recon_line (recon_id, kind, txn_id, out_trade_no, account_id,"
+                                      " amount_fen, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                      &s, d)))
+                break;
+            const char *kind = l.kind[0] ? l.kind : "?";
+            if (!(e = wk_stmt_bind_i64(s, 1, *id)) && !(e = wk_stmt_bind_text(s, 2, kind, strlen(kind))) &&
+                !(e = recon__bind_opt(s, 3, l.txn)) && !(e = recon__bind_opt(s, 4, l.order)) &&
+                !(e = account ? wk_stmt_bind_i64(s, 5, account) : wk_stmt_bind_null(s, 5)) &&
+                !(e = l.has_amount ? wk_stmt_bind_i64(s, 6, l.amount_fen) : wk_stmt_bind_null(s, 6)) &&
+                !(e = wk_stmt_bind_text(s, 7, p, len)))
+                e = wk_stmt_step(s, &row, d);
+            wk_stmt_reset(s);
+        }
+        p = nl ? nl + 1 : p + len;
+    }
+    if (e)
+        goto fail;
+    if (hook && (e = hook(hook_ctx, st, d)))
+        goto fail;
+    return wk_store_commit(st, d);
+fail:
+    wk_store_rollback(st);
+    return e;
+}

@@ -17,7 +17,12 @@
 
 static const char *counter__method(wk_pay_method m)
 {
-    return m == WK_PAY_CASH ? "cash" : m == WK_PAY_BANK_TRANSFER ? "bank_transfer" : NULL;
+    return m == WK_PAY_CASH ? "cash" : m == WK_PAY_BANK_TRANSFER ? "bank_transfer" : m == WK_PAY_CARD ? "card" : NULL;
+}
+
+const char *wk_pay_method_str(wk_pay_method m)
+{
+    return counter__method(m);
 }
 
 wk_err wk_pay_method_parse(const char *s, wk_pay_method *m, wk_diag *d)
@@ -26,8 +31,10 @@ wk_err wk_pay_method_parse(const char *s, wk_pay_method *m, wk_diag *d)
         *m = WK_PAY_CASH;
     else if (s && !strcmp(s, "bank_transfer"))
         *m = WK_PAY_BANK_TRANSFER;
+    else if (s && !strcmp(s, "card"))
+        *m = WK_PAY_CARD;
     else
-        return wk_diag_set(d, WK_EINVAL, "method: expected cash or bank_transfer");
+        return wk_diag_set(d, WK_EINVAL, "method: expected cash, bank_transfer or card");
     return WK_OK;
 }
 
@@ -51,7 +58,7 @@ static wk_err counter__check(int64_t amount_fen, wk_pay_method m, const char *op
     if (amount_fen <= 0 || amount_fen > WK_LEDGER_AMOUNT_MAX_FEN)
         return wk_diag_set(d, WK_ERANGE, "amount_fen: must be positive");
     if (!counter__method(m))
-        return wk_diag_set(d, WK_EINVAL, "method: expected cash or bank_transfer");
+        return wk_diag_set(d, WK_EINVAL, "method: expected cash, bank_transfer or card");
     if (!op || !*op || strlen(op) > 128)
         return wk_diag_set(d, WK_EINVAL, "operator: required, at most 128 bytes");
     if (!reason || !*reason || strlen(reason) > 200)
@@ -63,6 +70,13 @@ typedef struct counter_row {
     const char *kind, *method, *op, *reason;
     int64_t account_id, amount_fen, now_ms;
     const uint8_t *tid; /* NULL for a settlement without a transfer */
+    int64_t payment_id; /* refunds of a counter payment; 0 = none */
+    /* the caller's hook, run after a new row (not for a repeated id) */
+    wk_pay_hook hook;
+    void *hook_ctx;
+    /* outputs */
+    bool inserted;
+    int64_t row_id;
 } counter_row;
 
 /* The pay_counter row; a repeated id is ignored here (the ledger then says existed). */
@@ -73,7 +87,7 @@ static wk_err counter__insert(void *ctx, wk_store *st, wk_diag *d)
     bool row;
     wk_err e = wk_store_prepare(st,
                                 "INSERT INTO pay_counter (kind, account_id, method, amount_fen, operator, reason,"
-                                " transfer_id, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                                " transfer_id, created_ms, payment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                                 " ON CONFLICT (transfer_id) DO NOTHING",
                                 &s, d);
     if (e)
@@ -83,9 +97,53 @@ static wk_err counter__insert(void *ctx, wk_store *st, wk_diag *d)
         !(e = wk_stmt_bind_i64(s, 4, r->amount_fen)) && !(e = wk_stmt_bind_text(s, 5, r->op, strlen(r->op))) &&
         !(e = wk_stmt_bind_text(s, 6, r->reason, strlen(r->reason))) &&
         !(e = r->tid ? wk_stmt_bind_blob(s, 7, r->tid, 16) : wk_stmt_bind_null(s, 7)) &&
-        !(e = wk_stmt_bind_i64(s, 8, r->now_ms)))
+        !(e = wk_stmt_bind_i64(s, 8, r->now_ms)) &&
+        !(e = r->payment_id ? wk_stmt_bind_i64(s, 9, r->payment_id) : wk_stmt_bind_null(s, 9)))
         e = wk_stmt_step(s, &row, d);
     wk_stmt_reset(s);
+    if (e)
+        return e;
+    r->inserted = wk_store_changes(st) == 1;
+    if (r->tid) {
+        if ((e = wk_store_prepare(st, "SELECT id, kind, account_id, amount_fen FROM pay_counter WHERE transfer_id = ?",
+                                  &s, d)))
+            return e;
+        row = false;
+        if (!(e = wk_stmt_bind_blob(s, 1, r->tid, 16)))
+            e = wk_stmt_step(s, &row, d);
+        if (!e && row) {
+            size_t n;
+            const char *k = wk_stmt_text(s, 1, &n);
+            r->row_id = wk_stmt_i64(s, 0);
+            if (!r->inserted && (n != strlen(r->kind) || memcmp(k, r->kind, n) ||
+                                 wk_stmt_i64(s, 2) != r->account_id || wk_stmt_i64(s, 3) != r->amount_fen))
+                e = wk_diag_set(d, WK_ECONFLICT, "id: used for another counter booking");
+        }
+        wk_stmt_reset(s);
+        if (e)
+            return e;
+    }
+    if (r->inserted && r->hook)
+        return r->hook(r->hook_ctx, st, d);
+    return WK_OK;
+}
+
+wk_err wk_pay_counter_payment_with(wk_headend *hd, int64_t account_id, int64_t amount_fen, wk_pay_method method,
+                                   const char *operator_name, const char *reason, const uint8_t id[16], int64_t now_ms,
+                                   wk_pay_hook hook, void *hook_ctx, int64_t *row_id, bool *existed, wk_diag *d)
+{
+    *existed = false;
+    wk_err e = counter__check(amount_fen, method, operator_name, reason, d);
+    int64_t from;
+    if (e || (e = counter__account(wk_headend_ledger(hd), "counter", method, WK_ACCOUNT_CLEARING, &from, d)))
+        return e;
+    counter_row r = {"payment", counter__method(method), operator_name, reason, account_id, amount_fen, now_ms, id,
+                     .hook = hook, .hook_ctx = hook_ctx};
+    char why[300];
+    snprintf(why, sizeof why, "counter %s by %s: %s", r.method, operator_name, reason);
+    e = wk_headend_credit_with(hd, account_id, amount_fen, id, from, why, now_ms, counter__insert, &r, existed, d);
+    if (!e && row_id)
+        *row_id = r.row_id;
     return e;
 }
 
@@ -93,15 +151,8 @@ wk_err wk_pay_counter_payment(wk_headend *hd, int64_t account_id, int64_t amount
                               const char *operator_name, const char *reason, const uint8_t id[16], int64_t now_ms,
                               bool *existed, wk_diag *d)
 {
-    wk_err e = counter__check(amount_fen, method, operator_name, reason, d);
-    int64_t from;
-    if (e || (e = counter__account(wk_headend_ledger(hd), "counter", method, WK_ACCOUNT_CLEARING, &from, d)))
-        return e;
-    counter_row r = {"payment", counter__method(method), operator_name, reason, account_id, amount_fen, now_ms, id};
-    char why[300];
-    snprintf(why, sizeof why, "counter %s by %s: %s", r.method, operator_name, reason);
-    return wk_headend_credit_with(hd, account_id, amount_fen, id, from, why, now_ms, counter__insert, &r, existed,
-                                  d);
+    return wk_pay_counter_payment_with(hd, account_id, amount_fen, method, operator_name, reason, id, now_ms, NULL,
+                                       NULL, NULL, existed, d);
 }
 
 typedef struct counter_acct {
@@ -130,22 +181,74 @@ static wk_err counter__acct(wk_store *st, int64_t account_id, counter_acct *a, w
     return e;
 }
 
-wk_err wk_pay_refund(wk_headend *hd, int64_t account_id, int64_t amount_fen, wk_pay_method method,
-                     const char *operator_name, const char *reason, const uint8_t id[16], int64_t now_ms,
-                     bool *existed, wk_diag *d)
+/* The counter payment a refund is for, in the refund's transaction: its account and
+ * method, and what is left of it after the refunds booked against it. */
+static wk_err counter__payment(wk_store *st, int64_t payment_id, int64_t *account_id, wk_pay_method *method,
+                               int64_t *left_fen, wk_diag *d)
+{
+    wk_stmt *s;
+    bool row = false;
+    wk_err e = wk_store_prepare(st,
+                                "SELECT p.account_id, p.method, p.amount_fen - COALESCE((SELECT SUM(r.amount_fen)"
+                                " FROM pay_counter r WHERE r.kind = 'refund' AND r.payment_id = p.id), 0)"
+                                " FROM pay_counter p WHERE p.id = ? AND p.kind = 'payment'",
+                                &s, d);
+    if (e)
+        return e;
+    if (!(e = wk_stmt_bind_i64(s, 1, payment_id)))
+        e = wk_stmt_step(s, &row, d);
+    if (!e && !row)
+        e = wk_diag_set(d, WK_ENOTFOUND, "payment_id: no counter payment %lld", (long long)payment_id);
+    if (!e) {
+        size_t n;
+        const char *m = wk_stmt_text(s, 1, &n);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.*s", (int)n, m);
+        *account_id = wk_stmt_i64(s, 0);
+        *left_fen = wk_stmt_i64(s, 2);
+        if (wk_pay_method_parse(buf, method, d))
+            e = wk_diag_set(d, WK_ECONFLICT, "payment_id: payment %lld has method %s", (long long)payment_id, buf);
+    }
+    wk_stmt_reset(s);
+    return e;
+}
+
+/* A counter refund (of payment_id when > 0), with hook; see wk_pay_refund. */
+static wk_err counter__refund(wk_headend *hd, int64_t account_id, int64_t payment_id, int64_t amount_fen,
+                              wk_pay_method method, const char *operator_name, const char *reason,
+                              const uint8_t id[16], int64_t now_ms, wk_pay_hook hook, void *hook_ctx,
+                              int64_t *row_id, bool *existed, wk_diag *d)
 {
     *existed = false;
-    wk_err e = counter__check(amount_fen, method, operator_name, reason, d);
-    int64_t to;
+    wk_err e = counter__check(amount_fen, payment_id ? WK_PAY_CASH : method, operator_name, reason, d);
     wk_ledger *lg = wk_headend_ledger(hd);
     wk_store *st = wk_headend_store(hd);
-    if (e || (e = counter__account(lg, "refund", method, WK_ACCOUNT_REFUND, &to, d)) ||
-        (e = wk_headend_flush(hd, now_ms, d)) || (e = wk_store_begin(st, d)))
+    if (e || (e = wk_headend_flush(hd, now_ms, d)) || (e = wk_store_begin(st, d)))
         return e;
+    int64_t to, left = 0;
+    if (payment_id && (e = counter__payment(st, payment_id, &account_id, &method, &left, d)))
+        goto fail;
+    if ((e = counter__account(lg, "refund", method, WK_ACCOUNT_REFUND, &to, d)))
+        goto fail;
     counter_acct a;
     if ((e = counter__acct(st, account_id, &a, d)))
         goto fail;
-    counter_row r = {"refund", counter__method(method), operator_name, reason, account_id, amount_fen, now_ms, id};
+    counter_row r = {"refund", counter__method(method), operator_name, reason, account_id, amount_fen, now_ms, id,
+                     .payment_id = payment_id, .hook = hook, .hook_ctx = hook_ctx};
+    if (payment_id && amount_fen > left) {
+        /* a repeat of a booked refund is recognised below; a new one must fit */
+        wk_stmt *s;
+        bool row = false;
+        if ((e = wk_store_prepare(st, "SELECT 1 FROM pay_counter WHERE transfer_id = ?", &s, d)))
+            goto fail;
+        if (!(e = wk_stmt_bind_blob(s, 1, id, 16)))
+            e = wk_stmt_step(s, &row, d);
+        wk_stmt_reset(s);
+        if (!e && !row)
+            e = wk_diag_set(d, WK_ERANGE, "amount_fen: %lld fen left to refund on this payment", (long long)left);
+        if (e)
+            goto fail;
+    }
     if ((e = counter__insert(&r, st, d)))
         goto fail;
     char why[300];
@@ -157,10 +260,30 @@ wk_err wk_pay_refund(wk_headend *hd, int64_t account_id, int64_t amount_fen, wk_
     if ((e = wk_ledger_transfer(lg, &t, &res, d)))
         goto fail; /* the wallet's floor: no over-refund */
     *existed = res.existed;
+    if (row_id)
+        *row_id = r.row_id;
     return wk_store_commit(st, d);
 fail:
     wk_store_rollback(st);
     return e;
+}
+
+wk_err wk_pay_refund(wk_headend *hd, int64_t account_id, int64_t amount_fen, wk_pay_method method,
+                     const char *operator_name, const char *reason, const uint8_t id[16], int64_t now_ms,
+                     bool *existed, wk_diag *d)
+{
+    return counter__refund(hd, account_id, 0, amount_fen, method, operator_name, reason, id, now_ms, NULL, NULL, NULL,
+                           existed, d);
+}
+
+wk_err wk_pay_counter_refund_of(wk_headend *hd, int64_t payment_id, int64_t amount_fen, const char *operator_name,
+                                const char *reason, const uint8_t id[16], int64_t now_ms, wk_pay_hook hook,
+                                void *hook_ctx, int64_t *row_id, bool *existed, wk_diag *d)
+{
+    if (payment_id <= 0)
+        return wk_diag_set(d, WK_ENOTFOUND, "payment_id: no such counter payment");
+    return counter__refund(hd, 0, payment_id, amount_fen, WK_PAY_CASH, operator_name, reason, id, now_ms, hook,
+                           hook_ctx, row_id, existed, d);
 }
 
 /* The settlement's transfer id: SHA-256("settle:" account) - one settlement per account. */
@@ -214,7 +337,7 @@ wk_err wk_pay_settle(wk_headend *hd, int64_t account_id, wk_pay_method method, i
     uint8_t tid[16];
     counter__settle_id(account_id, tid);
     counter_row r = {"settlement", carry_to_account ? "carry_over" : counter__method(method), operator_name, reason,
-                     account_id, w.balance_fen, now_ms, w.balance_fen ? tid : NULL};
+                     account_id, w.balance_fen, now_ms, w.balance_fen ? tid : NULL, .payment_id = 0};
     if ((e = counter__insert(&r, st, d)))
         goto fail;
     if (w.balance_fen > 0) {

@@ -92,10 +92,44 @@ static const char pay__v3_sqlite[] =
     "  UNIQUE (channel, kind, ref)"
     ") STRICT;";
 
+static const char pay__v4_sqlite[] =
+    "ALTER TABLE pay_counter ADD COLUMN payment_id INTEGER REFERENCES pay_counter(id);"
+    "CREATE INDEX pay_counter_payment ON pay_counter (payment_id);"
+    "CREATE INDEX pay_counter_account ON pay_counter (account_id, kind);"
+    "CREATE TABLE pay_recon ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL CHECK (channel IN ('wechat', 'alipay')),"
+    "  day_min INTEGER," /* the bill's first and last day; NULL for a bill without rows */
+    "  day_max INTEGER,"
+    "  bill_payments INTEGER NOT NULL,"
+    "  bill_refunds INTEGER NOT NULL,"
+    "  matched INTEGER NOT NULL,"
+    "  credited_from_bill INTEGER NOT NULL,"
+    "  unattributable INTEGER NOT NULL,"
+    "  unknown_to_channel INTEGER NOT NULL,"
+    "  amount_mismatch INTEGER NOT NULL,"
+    "  refunds_unmatched INTEGER NOT NULL,"
+    "  company_id INTEGER,"
+    "  user_id INTEGER,"
+    "  created_ms INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE pay_recon_line ("
+    "  id INTEGER PRIMARY KEY,"
+    "  recon_id INTEGER NOT NULL REFERENCES pay_recon(id),"
+    "  kind TEXT NOT NULL CHECK (length(kind) > 0),"
+    "  txn_id TEXT,"
+    "  out_trade_no TEXT,"
+    "  account_id INTEGER,"
+    "  amount_fen INTEGER,"
+    "  detail TEXT NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX pay_recon_line_recon ON pay_recon_line (recon_id);";
+
 static const wk_migration pay__migrations[] = {
     {1, "orders and channel payments", pay__v1_sqlite, NULL},
     {2, "counter payments, refunds, settlements", pay__v2_sqlite, NULL},
     {3, "channel refunds, non-payment notifications", pay__v3_sqlite, NULL},
+    {4, "counter refunds of a payment, card method, stored reconciliations", pay__v4_sqlite, NULL},
 };
 
 const wk_schema wk_pay_schema = {"pay", pay__migrations,

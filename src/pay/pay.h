@@ -242,9 +242,16 @@ wk_err wk_pay_clearing_account(struct wk_ledger *lg, wk_pay_channel c, int64_t *
 typedef enum wk_pay_method {
     WK_PAY_CASH = 1,
     WK_PAY_BANK_TRANSFER,
+    WK_PAY_CARD, /* a bank card at the office's POS terminal */
 } wk_pay_method;
-/* "cash" / "bank_transfer"; WK_EINVAL (field method) otherwise. */
+/* "cash" / "bank_transfer" / "card"; WK_EINVAL (field method) otherwise. */
 wk_err wk_pay_method_parse(const char *s, wk_pay_method *m, wk_diag *d) WK_MUST_CHECK;
+/* The method's name as stored; NULL for an unknown value. */
+const char *wk_pay_method_str(wk_pay_method m);
+
+/* Runs inside a booking's transaction (same shape as wk_headend_txn_hook): e.g. the staff
+ * audit row, so that the booking and its audit commit together or not at all. */
+typedef wk_err (*wk_pay_hook)(void *ctx, wk_store *st, wk_diag *d);
 
 /* A payment taken at the counter: ledger transfer counter:<method> -> wallet through
  * wk_headend_credit_with (relay policy runs: a tripped meter closes), with a pay_counter
@@ -254,6 +261,25 @@ wk_err wk_pay_counter_payment(struct wk_headend *hd, int64_t account_id, int64_t
                               wk_pay_method method, const char *operator_name, const char *reason,
                               const uint8_t id[16], int64_t now_ms, bool *existed,
                               wk_diag *d) WK_MUST_CHECK;
+
+/* Same, running hook(hook_ctx) in the transaction after the pay_counter row is written
+ * (not for a repeated id: then *existed and the hook does not run). *row_id (may be NULL)
+ * receives the pay_counter row's id (the first booking's on a repeat). */
+wk_err wk_pay_counter_payment_with(struct wk_headend *hd, int64_t account_id, int64_t amount_fen,
+                                   wk_pay_method method, const char *operator_name, const char *reason,
+                                   const uint8_t id[16], int64_t now_ms, wk_pay_hook hook, void *hook_ctx,
+                                   int64_t *row_id, bool *existed, wk_diag *d) WK_MUST_CHECK;
+
+/* A refund of counter payment payment_id (a pay_counter row of kind payment) paid out at
+ * the counter with the payment's method: ledger transfer wallet -> refund:<method> and a
+ * pay_counter refund row pointing at the payment, in one transaction with hook (not run
+ * for a repeated id: *existed). WK_ENOTFOUND (payment_id), WK_ERANGE (amount_fen above
+ * what is left of the payment after its refunds), WK_ECONFLICT (the wallet does not hold
+ * it; a repeated id used for another payment or amount). *row_id as above. */
+wk_err wk_pay_counter_refund_of(struct wk_headend *hd, int64_t payment_id, int64_t amount_fen,
+                                const char *operator_name, const char *reason, const uint8_t id[16],
+                                int64_t now_ms, wk_pay_hook hook, void *hook_ctx, int64_t *row_id,
+                                bool *existed, wk_diag *d) WK_MUST_CHECK;
 
 /* A refund paid out at the counter: ledger transfer wallet -> refund:<method>, in one
  * transaction with its pay_counter row. The wallet's floor makes an over-refund
@@ -308,6 +334,12 @@ wk_err wk_pay_refund_check(struct wk_headend *hd, const char *out_trade_no, cons
  * booked otherwise. operator and reason are required (WK_EINVAL naming them). */
 wk_err wk_pay_refund_book(struct wk_headend *hd, const wk_pay_channel_refund *r, const char *operator_name,
                           const char *reason, int64_t now_ms, bool *existed, wk_diag *d) WK_MUST_CHECK;
+
+/* Same, running hook(hook_ctx) in the booking's transaction after the refund row and the
+ * transfer are written (not when *existed). */
+wk_err wk_pay_refund_book_with(struct wk_headend *hd, const wk_pay_channel_refund *r, const char *operator_name,
+                               const char *reason, int64_t now_ms, wk_pay_hook hook, void *hook_ctx, bool *existed,
+                               wk_diag *d) WK_MUST_CHECK;
 
 /* Records a verified notification that is not a payment, exactly once per (channel, kind,
  * ref) in pay_notice: kind is the WeChat event type (REFUND.SUCCESS, ...) or the Alipay
@@ -368,6 +400,15 @@ typedef struct wk_pay_recon_report {
  * twice, or a late notification, credits nothing more). Runs on the store's thread. */
 wk_err wk_pay_reconcile(struct wk_headend *hd, const wk_pay_bill *b, int64_t now_ms,
                         wk_pay_recon_report *rep, wk_diag *d) WK_MUST_CHECK;
+
+/* Stores a reconciliation run (pay_recon: channel, the bill's days, the report's counts,
+ * who ran it) and one pay_recon_line per discrepancy line of rep (kind, txn, order,
+ * amount and the account found through the order or the channel transaction, or NULL), in
+ * one transaction with hook (may be NULL). company_id / user_id 0 = none (the admin token
+ * or the CLI). *id receives the run's id. */
+wk_err wk_pay_recon_store(wk_store *st, const wk_pay_bill *b, const wk_pay_recon_report *rep, int64_t company_id,
+                          int64_t user_id, int64_t now_ms, wk_pay_hook hook, void *hook_ctx, int64_t *id,
+                          wk_diag *d) WK_MUST_CHECK;
 
 /* ---- channel configuration (channels.c) ---- */
 

@@ -157,6 +157,13 @@ wk_err wk_pay_refund_check(wk_headend *hd, const char *otn, const char *out_refu
 wk_err wk_pay_refund_book(wk_headend *hd, const wk_pay_channel_refund *r, const char *operator_name,
                           const char *reason, int64_t now_ms, bool *existed, wk_diag *d)
 {
+    return wk_pay_refund_book_with(hd, r, operator_name, reason, now_ms, NULL, NULL, existed, d);
+}
+
+wk_err wk_pay_refund_book_with(wk_headend *hd, const wk_pay_channel_refund *r, const char *operator_name,
+                               const char *reason, int64_t now_ms, wk_pay_hook hook, void *hook_ctx, bool *existed,
+                               wk_diag *d)
+{
     *existed = false;
     if (!r->refund_id[0] || strlen(r->refund_id) >= WK_PAY_ID_MAX)
         return wk_diag_set(d, WK_EINVAL, "refund_id: required");
@@ -233,6 +240,8 @@ wk_err wk_pay_refund_book(wk_headend *hd, const wk_pay_channel_refund *r, const 
         e = wk_diag_set(d, WK_ECONFLICT, "refund_id: channel refund %s is booked already", r->refund_id);
         goto fail;
     }
+    if (hook && (e = hook(hook_ctx, st, d)))
+        goto fail;
     return wk_store_commit(st, d);
 fail:
     wk_store_rollback(st);

@@ -279,6 +279,130 @@ static void test_counter_refund_settlement(void **state)
     assert_int_equal(wk_ledger_verify(f->st, NULL, &rep, &d), WK_OK);
 }
 
+static wk_err hook_count(void *ctx, wk_store *st, wk_diag *d)
+{
+    (void)st, (void)d;
+    (*(int *)ctx)++;
+    return WK_OK;
+}
+
+static wk_err hook_fail(void *ctx, wk_store *st, wk_diag *d)
+{
+    (void)ctx, (void)st;
+    return wk_diag_set(d, WK_EIO, "audit: injected failure");
+}
+
+/* Counter payments with a hook (the staff audit row) and refunds of one counter payment:
+ * the hook runs once per booking inside its transaction (its failure books nothing), a
+ * refund never exceeds what is left of its payment, repeats book once. */
+static void test_counter_hooks_and_refund_of(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    int64_t w0 = balance(f, WALLET), row = 0, r1 = 0, r2 = 0;
+    uint8_t p1[16] = {0x11}, k1[16] = {0x21}, k2[16] = {0x22}, k3[16] = {0x23};
+    bool existed;
+    int calls = 0;
+    assert_int_equal(wk_pay_counter_payment_with(f->hd, 1, 3000, WK_PAY_CARD, "li", "card", p1, f->now_ms, hook_fail,
+                                                 NULL, &row, &existed, &d),
+                     WK_EIO);
+    assert_int_equal(balance(f, WALLET), w0);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_counter"), 0);
+    assert_int_equal(wk_pay_counter_payment_with(f->hd, 1, 3000, WK_PAY_CARD, "li", "card", p1, f->now_ms, hook_count,
+                                                 &calls, &row, &existed, &d),
+                     WK_OK);
+    assert_false(existed);
+    assert_int_equal(calls, 1);
+    assert_true(row > 0);
+    assert_int_equal(balance(f, "counter:card"), -3000);
+    int64_t again = 0;
+    assert_int_equal(wk_pay_counter_payment_with(f->hd, 1, 3000, WK_PAY_CARD, "li", "card", p1, f->now_ms, hook_count,
+                                                 &calls, &again, &existed, &d),
+                     WK_OK);
+    assert_true(existed);
+    assert_int_equal(calls, 1); /* not run for a repeat */
+    assert_int_equal(again, row);
+    /* the same id for another amount is a conflict, nothing booked */
+    assert_int_equal(wk_pay_counter_payment_with(f->hd, 1, 3001, WK_PAY_CARD, "li", "card", p1, f->now_ms, NULL, NULL,
+                                                 NULL, &existed, &d),
+                     WK_ECONFLICT);
+    assert_int_equal(balance(f, WALLET), w0 + 3000);
+    /* refunds of that payment: at most 3000 in all, with the payment's method */
+    assert_int_equal(wk_pay_counter_refund_of(f->hd, row, 3001, "li", "x", k1, f->now_ms, NULL, NULL, &r1, &existed, &d),
+                     WK_ERANGE);
+    assert_non_null(strstr(d.msg, "amount_fen"));
+    assert_int_equal(wk_pay_counter_refund_of(f->hd, row, 1000, "li", "x", k1, f->now_ms, hook_fail, NULL, &r1,
+                                              &existed, &d),
+                     WK_EIO);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_counter WHERE kind = 'refund'"), 0);
+    assert_int_equal(wk_pay_counter_refund_of(f->hd, row, 1000, "li", "x", k1, f->now_ms, hook_count, &calls, &r1,
+                                              &existed, &d),
+                     WK_OK);
+    assert_int_equal(calls, 2);
+    assert_int_equal(wk_pay_counter_refund_of(f->hd, row, 1000, "li", "x", k1, f->now_ms, hook_count, &calls, &r2,
+                                              &existed, &d),
+                     WK_OK);
+    assert_true(existed);
+    assert_int_equal(r2, r1);
+    assert_int_equal(calls, 2);
+    assert_int_equal(balance(f, "refund:card"), 1000);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_counter WHERE kind = 'refund' AND payment_id IS NOT NULL"), 1);
+    assert_int_equal(wk_pay_counter_refund_of(f->hd, row, 2001, "li", "x", k2, f->now_ms, NULL, NULL, NULL, &existed, &d),
+                     WK_ERANGE);
+    assert_int_equal(wk_pay_counter_refund_of(f->hd, row, 2000, "li", "x", k2, f->now_ms, NULL, NULL, NULL, &existed, &d),
+                     WK_OK);
+    assert_int_equal(wk_pay_counter_refund_of(f->hd, row, 1, "li", "x", k3, f->now_ms, NULL, NULL, NULL, &existed, &d),
+                     WK_ERANGE);
+    assert_int_equal(wk_pay_counter_refund_of(f->hd, 999, 1, "li", "x", k3, f->now_ms, NULL, NULL, NULL, &existed, &d),
+                     WK_ENOTFOUND);
+    /* a refund is no payment to refund */
+    assert_int_equal(wk_pay_counter_refund_of(f->hd, r1, 1, "li", "x", k3, f->now_ms, NULL, NULL, NULL, &existed, &d),
+                     WK_ENOTFOUND);
+    assert_int_equal(balance(f, WALLET), w0);
+    wk_ledger_verify_report rep;
+    assert_int_equal(wk_ledger_verify(f->st, NULL, &rep, &d), WK_OK);
+}
+
+/* A stored reconciliation run: counts, one line per discrepancy with its account found
+ * through the order, a hook failure stores nothing. */
+static void test_recon_store(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    wk_pay_order o;
+    assert_int_equal(wk_pay_order_create(f->st, 1, WK_PAY_WECHAT, 700, &LIM, f->now_ms, &o, &d), WK_OK);
+    wk_pay_bill_row rows[1] = {{.amount_fen = 700, .day = 20400}};
+    wk_pay_bill b = {.channel = WK_PAY_WECHAT, .n = 1, .rows = rows, .day_min = 20400, .day_max = 20401};
+    wk_pay_recon_report rep = {.bill_payments = 3, .matched = 1, .credited_from_bill = 1, .unattributable = 1};
+    snprintf(rep.lines, sizeof rep.lines,
+             "paid_not_credited txn=4200001 order=%s amount_fen=700: credited now\n"
+             "unattributable txn=4200002 order=WKNOSUCH amount_fen=900: no order\n",
+             o.out_trade_no);
+    int64_t id = 0;
+    assert_int_equal(wk_pay_recon_store(f->st, &b, &rep, 7, 0, f->now_ms, hook_fail, NULL, &id, &d), WK_EIO);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_recon"), 0);
+    int calls = 0;
+    assert_int_equal(wk_pay_recon_store(f->st, &b, &rep, 7, 0, f->now_ms, hook_count, &calls, &id, &d), WK_OK);
+    assert_int_equal(calls, 1);
+    assert_true(id > 0);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_recon WHERE company_id = 7 AND user_id IS NULL"
+                              " AND day_min = 20400 AND day_max = 20401 AND bill_payments = 3 AND matched = 1"),
+                     1);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_recon_line WHERE kind = 'paid_not_credited'"
+                              " AND account_id = 1 AND amount_fen = 700 AND txn_id = '4200001'"),
+                     1);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_recon_line WHERE kind = 'unattributable'"
+                              " AND account_id IS NULL AND amount_fen = 900 AND out_trade_no = 'WKNOSUCH'"),
+                     1);
+    /* a bill without rows stores no days */
+    wk_pay_bill empty = {.channel = WK_PAY_ALIPAY};
+    wk_pay_recon_report none = {0};
+    assert_int_equal(wk_pay_recon_store(f->st, &empty, &none, 0, 0, f->now_ms, NULL, NULL, &id, &d), WK_OK);
+    assert_int_equal(count(f, "SELECT count(*) FROM pay_recon WHERE channel = 'alipay' AND day_min IS NULL"
+                              " AND company_id IS NULL"),
+                     1);
+}
+
 /* Channel refunds, store side: checks change nothing, a booking happens once, the channel's
  * refund id and our refund number are each booked at most once. */
 static void test_channel_refund_booked_once(void **state)
@@ -414,6 +538,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_transaction_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counter_refund_settlement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_channel_refund_booked_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counter_hooks_and_refund_of, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recon_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
