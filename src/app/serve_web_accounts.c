@@ -348,6 +348,13 @@ static void acc__op_move_out(wk_web_call *c, const wk_serve_env *env)
         wk_web_fail(c, 409, "conflict", "balance", m);
         return;
     }
+    /* the counter books "move-out settlement (<method>) by <login>: <reason>" as the ledger
+     * transfer's reason, which the ledger bounds */
+    if (strlen("move-out settlement (carry_over) by : ") + strlen(c->sess.user.login) + strlen(c->reason) >
+        WK_TRANSFER_REASON_MAX) {
+        wk_web_fail(c, 400, "invalid", "reason", "too long for the ledger's transfer reason");
+        return;
+    }
     if (in->has_reading && !a.meter_id) {
         wk_web_fail(c, 409, "conflict", "reading_wh", "the unit has no meter");
         return;

@@ -474,6 +474,36 @@ r = birch.get("/api/v1/audit?limit=200")
 check(r.status == 200 and not any(x["action"].startswith("account_") for x in r.json["items"]),
       "Birch sees none of Acme's audit rows")
 
+# ---------------------------------------------------------------- API tokens
+group("API tokens act as their user, without CSRF")
+import hashlib, secrets
+
+
+def api_token(login):
+    tok = "wkt_" + secrets.token_hex(32)
+    c = sqlite3.connect(A.db, timeout=10)
+    c.execute("insert into api_token (user_id, name, token_sha256, created_s, expires_s)"
+              " select id, 'accounts test', ?, ?, ? from app_user where login = ?",
+              (hashlib.sha256(tok.encode()).digest(), int(time.time()), int(time.time()) + 3600, login))
+    c.commit()
+    c.close()
+    return tok
+
+
+svc_tok, birch_tok, tech_tok = api_token("pwchange"), api_token("birch-admin"), api_token("acme-tech")
+before = snapshot()
+r = req("POST", f"/api/v1/accounts/{NEW}/vacancy", {"vacant": True, "reason": "r"}, bearer=birch_tok)
+check(is_error(r, 404, "not_found"), f"Birch's token on an Acme account: {desc(r)}")
+r = req("POST", f"/api/v1/accounts/{NEW}/vacancy", {"vacant": True, "reason": "r"}, bearer=tech_tok)
+check(is_error(r, 403, "forbidden"), f"a technician's token: {desc(r)}")
+check(snapshot() == before, "refused tokens changed nothing")
+r = req("POST", f"/api/v1/accounts/{NEW}/vacancy", {"vacant": True, "reason": "integration: unit empty"},
+        bearer=svc_tok)
+check(r.status == 200 and r.json["vacant"] is True, f"a service user's token: {desc(r)}")
+r = req("POST", f"/api/v1/accounts/{NEW}/vacancy", {"vacant": False, "reason": "integration: let"}, bearer=svc_tok)
+check(r.status == 200 and r.json["vacant"] is False, f"and back: {desc(r)}")
+check([x[0] for x in audits("account_vacancy", NEW)][-2:] == ["pwchange", "pwchange"], "audited as the token's user")
+
 group("done")
 print(f"{passes} passed, {fails} failed")
 sys.exit(1 if fails else 0)
