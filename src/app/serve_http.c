@@ -1,7 +1,8 @@
 /*
  * serve_http.c - the HTTP routes of `wattkeeper serve`: /healthz, /metrics and the first
  * state-changing API route, POST /api/v1/accounts/{id}/credits (staff credit; guarded by
- * the admin token), and the payment routes of serve_pay.c. Handlers run on HTTP threads and never touch the database: they read
+ * the admin token; the same prefix carries the staff account routes of
+ * serve_web_accounts.c), and the payment routes of serve_pay.c. Handlers run on HTTP threads and never touch the database: they read
  * atomics or queue a request for the main loop (serve.h).
  */
 #include <jansson.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "app/serve.h"
+#include "app/serve_web.h"
 #include "core/units.h"
 #include "pay/pay.h"
 #include "proto/encoding.h"
@@ -47,11 +49,16 @@ static int http__err(wk_http_resp *resp, int status, const char *code, const cha
     return wk_http_resp_error(resp, status, code, msg, field) ? -1 : 0;
 }
 
-/* POST /api/v1/accounts/{id}/credits  {"amount_fen": N, "id": "32 hex", "reason": "..."} */
+/* POST /api/v1/accounts/{id}/credits  {"amount_fen": N, "id": "32 hex", "reason": "..."}
+ * (admin token). Every other suffix (move-out, vacancy, transfer) is a staff route of the
+ * web API with sessions or API tokens: serve_web_accounts.c. */
 static int http__accounts(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
     wk_serve *s = ctx;
     const char *rest = wk_http_req_path_rest(req);
+    const char *slash = rest ? strchr(rest, '/') : NULL;
+    if (slash && strcmp(slash, "/credits"))
+        return wk_web_accounts_post(req, resp, NULL);
     char *end = NULL;
     long long account = strtoll(rest ? rest : "", &end, 10);
     if (!rest || account <= 0 || !end || strcmp(end, "/credits"))

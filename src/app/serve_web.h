@@ -164,4 +164,8 @@ WK_WEB_MODULE(payments);  /* serve_web_payments.c: counter, refunds, reconciliat
 WK_WEB_MODULE(reports);   /* serve_web_reports.c: reports, CSV, dashboard, live events */
 WK_WEB_MODULE(resident);  /* serve_web_resident.c: top-up, usage, contacts */
 
+/* serve_web_accounts.c: POST /api/v1/accounts/{id}/{move-out,vacancy,transfer}, reached
+ * through the prefix route of serve_http.c that also serves the admin token's /credits. */
+int wk_web_accounts_post(wk_http_req *req, wk_http_resp *resp, void *ctx);
+
 #endif

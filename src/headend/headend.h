@@ -62,6 +62,26 @@ void wk_headend_on_event(wk_headend *hd, wk_headend_event_fn fn, void *ctx);
 wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8_t *master_key,
                        size_t master_len, int64_t now_ms, wk_diag *d) WK_MUST_CHECK;
 
+/* A new account on a unit: holder, kind ("resident" or "tenant"), an overdraft (the wallet's
+ * floor is -overdraft_fen), vacant, and when it opened (informational; charging starts with
+ * the next reading of the unit's meter). */
+typedef struct wk_headend_account_new {
+    int64_t unit_id;
+    const char *holder;
+    const char *kind;
+    int64_t overdraft_fen;
+    bool vacant;
+    int64_t opened_s;
+} wk_headend_account_new;
+
+/* Opens an account as the seed does: a wallet "wallet:<community>/<building>/<unit>#<n>" in
+ * the ledger and the account row, inside the caller's transaction (no balance: credit it
+ * afterwards). WK_EINVAL naming the field, WK_ENOTFOUND for an unknown unit, WK_ECONFLICT
+ * when the unit already has an open account; on error the caller rolls back. *account_id
+ * and *wallet_id (may be NULL) receive the new ids. */
+wk_err wk_headend_account_open(wk_headend *hd, const wk_headend_account_new *a,
+                               int64_t *account_id, int64_t *wallet_id, wk_diag *d) WK_MUST_CHECK;
+
 /* One frame received on wk/m/<address>/up at now_ms. Frames are collected into a batch:
  * call wk_headend_flush to commit it (and to act on what it decided). A frame that does
  * not decode, comes from an unknown meter or is stale is counted and dropped, never an

@@ -129,8 +129,76 @@ static wk_err reg__meter(wk_headend *hd, int64_t unit_id, json_t *jm, const char
     return e;
 }
 
-static wk_err reg__account(wk_headend *hd, int64_t unit_id, const char *unit_path, json_t *ja,
-                           const char *path, int64_t now_ms, wk_diag *d)
+/* The wallet's ledger name: "wallet:<community>/<building>/<unit>#<n>", n = 1 + the number
+ * of accounts the unit had before (every tenancy of a unit has its own wallet). */
+static wk_err reg__wallet_name(wk_store *st, int64_t unit_id, char *out, size_t out_len, wk_diag *d)
+{
+    wk_stmt *s;
+    bool row = false;
+    wk_err e = wk_store_prepare(st,
+                                "SELECT c.name, b.name, u.name, (SELECT count(*) FROM account a"
+                                " WHERE a.unit_id = u.id) FROM unit u JOIN building b ON b.id = u.building_id"
+                                " JOIN community c ON c.id = b.community_id WHERE u.id = ?",
+                                &s, d);
+    if (e)
+        return e;
+    if (!(e = wk_stmt_bind_i64(s, 1, unit_id)))
+        e = wk_stmt_step(s, &row, d);
+    if (!e && !row)
+        e = wk_diag_set(d, WK_ENOTFOUND, "unit_id: unit %lld does not exist", (long long)unit_id);
+    if (!e) {
+        size_t nc, nb, nu;
+        const char *c = wk_stmt_text(s, 0, &nc), *b = wk_stmt_text(s, 1, &nb), *u = wk_stmt_text(s, 2, &nu);
+        snprintf(out, out_len, "wallet:%.*s/%.*s/%.*s#%lld", (int)nc, c, (int)nb, b, (int)nu, u,
+                 (long long)wk_stmt_i64(s, 3) + 1);
+    }
+    wk_stmt_reset(s);
+    return e;
+}
+
+wk_err wk_headend_account_open(wk_headend *hd, const wk_headend_account_new *a, int64_t *account_id,
+                               int64_t *wallet_id, wk_diag *d)
+{
+    WK_ASSERT(wk_store_in_txn(hd->st));
+    if (!a->holder || !*a->holder)
+        return wk_diag_set(d, WK_EINVAL, "holder: expected a name");
+    if (!a->kind || (strcmp(a->kind, "resident") && strcmp(a->kind, "tenant")))
+        return wk_diag_set(d, WK_EINVAL, "kind: expected resident or tenant");
+    if (a->overdraft_fen < 0)
+        return wk_diag_set(d, WK_EINVAL, "overdraft: expected >= 0");
+    char wname[WK_ACCOUNT_NAME_MAX];
+    wk_err e = reg__wallet_name(hd->st, a->unit_id, wname, sizeof wname, d);
+    int64_t floor = -a->overdraft_fen, wallet;
+    if (e || (e = wk_ledger_account_add(hd->lg, wname, WK_ACCOUNT_WALLET, &floor, &wallet, d)))
+        return e;
+    wk_stmt *s;
+    if ((e = wk_store_prepare(hd->st,
+                              "INSERT INTO account (unit_id, holder, kind, wallet_account_id,"
+                              " opened_s, vacant) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                              &s, d)))
+        return e;
+    bool row = false;
+    if (!(e = wk_stmt_bind_i64(s, 1, a->unit_id)) &&
+        !(e = wk_stmt_bind_text(s, 2, a->holder, strlen(a->holder))) &&
+        !(e = wk_stmt_bind_text(s, 3, a->kind, strlen(a->kind))) && !(e = wk_stmt_bind_i64(s, 4, wallet)) &&
+        !(e = wk_stmt_bind_i64(s, 5, a->opened_s)) && !(e = wk_stmt_bind_i64(s, 6, a->vacant)))
+        e = wk_stmt_step(s, &row, d);
+    int64_t id = row ? wk_stmt_i64(s, 0) : 0;
+    wk_stmt_reset(s);
+    if (e == WK_EEXIST) /* the partial UNIQUE index: one open account per unit */
+        return wk_diag_set(d, WK_ECONFLICT, "unit_id: unit %lld already has an open account",
+                           (long long)a->unit_id);
+    if (e)
+        return e;
+    if (account_id)
+        *account_id = id;
+    if (wallet_id)
+        *wallet_id = wallet;
+    return WK_OK;
+}
+
+static wk_err reg__account(wk_headend *hd, int64_t unit_id, json_t *ja, const char *path,
+                           int64_t now_ms, wk_diag *d)
 {
     static const char *const keys[] = {"holder", "kind", "balance", "overdraft", "vacant", NULL};
     wk_err e = wk_json_check_keys(ja, path, keys, d);
@@ -159,38 +227,21 @@ static wk_err reg__account(wk_headend *hd, int64_t unit_id, const char *unit_pat
     wk_stmt_reset(s);
     if (e || row)
         return e;
-    int64_t nth = 0;
-    if ((e = wk_store_prepare(hd->st, "SELECT count(*) FROM account WHERE unit_id = ?", &s, d)))
-        return e;
-    if (!(e = wk_stmt_bind_i64(s, 1, unit_id)) && !(e = wk_stmt_step(s, &row, d)) && row)
-        nth = wk_stmt_i64(s, 0);
-    wk_stmt_reset(s);
-    if (e)
-        return e;
-    char wname[WK_ACCOUNT_NAME_MAX];
-    snprintf(wname, sizeof wname, "wallet:%s#%lld", unit_path, (long long)nth + 1);
-    int64_t floor = -overdraft, wallet;
-    if ((e = wk_ledger_account_add(hd->lg, wname, WK_ACCOUNT_WALLET, &floor, &wallet, d)))
-        return e;
-    bool vacant = json_is_true(json_object_get(ja, "vacant"));
-    if ((e = wk_store_prepare(hd->st,
-                              "INSERT INTO account (unit_id, holder, kind, wallet_account_id,"
-                              " opened_s, vacant) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                              &s, d)))
-        return e;
-    row = false;
-    if (!(e = wk_stmt_bind_i64(s, 1, unit_id)) &&
-        !(e = wk_stmt_bind_text(s, 2, holder, strlen(holder))) &&
-        !(e = wk_stmt_bind_text(s, 3, kind, strlen(kind))) && !(e = wk_stmt_bind_i64(s, 4, wallet)) &&
-        !(e = wk_stmt_bind_i64(s, 5, now_ms / 1000)) && !(e = wk_stmt_bind_i64(s, 6, vacant)))
-        e = wk_stmt_step(s, &row, d);
-    int64_t account_id = row ? wk_stmt_i64(s, 0) : 0;
-    wk_stmt_reset(s);
-    if (e)
+    wk_headend_account_new na = {.unit_id = unit_id,
+                                 .holder = holder,
+                                 .kind = kind,
+                                 .overdraft_fen = overdraft,
+                                 .vacant = json_is_true(json_object_get(ja, "vacant")),
+                                 .opened_s = now_ms / 1000};
+    int64_t wallet;
+    if ((e = wk_headend_account_open(hd, &na, NULL, &wallet, d)))
         return e;
     if (balance > 0) {
+        wk_account w;
+        if ((e = wk_ledger_account_get(hd->lg, wallet, &w, d)))
+            return e;
         char key[160];
-        snprintf(key, sizeof key, "wk-opening:%s", wname);
+        snprintf(key, sizeof key, "wk-opening:%s", w.name);
         wk_transfer t = {.debit_account_id = hd__adjustment_id(hd),
                          .credit_account_id = wallet,
                          .amount_fen = balance,
@@ -199,7 +250,6 @@ static wk_err reg__account(wk_headend *hd, int64_t unit_id, const char *unit_pat
         if ((e = wk_ledger_transfer(hd->lg, &t, NULL, d)))
             return e;
     }
-    (void)account_id;
     return WK_OK;
 }
 
@@ -325,7 +375,7 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
                 goto fail;
             json_array_foreach(json_object_get(jb, "units"), ui, ju)
             {
-                char up[128], unit_path[192];
+                char up[128];
                 snprintf(up, sizeof up, "%s.units[%zu]", bp, ui);
                 if ((e = wk_json_check_keys(ju, up, u_keys, d)))
                     goto fail;
@@ -341,14 +391,13 @@ wk_err wk_headend_seed(wk_headend *hd, const char *json, size_t len, const uint8
                                      "SELECT id FROM unit WHERE building_id = ? AND name = ?", bid,
                                      uname, kind, -1, &uid, d)))
                     goto fail;
-                snprintf(unit_path, sizeof unit_path, "%s/%s/%s", cname, bname, uname);
                 json_t *jm = json_object_get(ju, "meter"), *ja = json_object_get(ju, "account");
                 char mp[160];
                 snprintf(mp, sizeof mp, "%s.meter", up);
                 if (jm && (e = reg__meter(hd, uid, jm, mp, master, master_len, d)))
                     goto fail;
                 snprintf(mp, sizeof mp, "%s.account", up);
-                if (ja && (e = reg__account(hd, uid, unit_path, ja, mp, now_ms, d)))
+                if (ja && (e = reg__account(hd, uid, ja, mp, now_ms, d)))
                     goto fail;
             }
         }

@@ -300,6 +300,15 @@ static void counter__settle_id(int64_t account_id, uint8_t id[16])
 wk_err wk_pay_settle(wk_headend *hd, int64_t account_id, wk_pay_method method, int64_t carry_to_account,
                      const char *operator_name, const char *reason, int64_t now_ms, int64_t *settled_fen, wk_diag *d)
 {
+    return wk_pay_settle_with(hd, account_id, method, carry_to_account, operator_name, reason, now_ms, NULL, NULL,
+                              settled_fen, d);
+}
+
+wk_err wk_pay_settle_with(wk_headend *hd, int64_t account_id, wk_pay_method method, int64_t carry_to_account,
+                          const char *operator_name, const char *reason, int64_t now_ms,
+                          wk_err (*hook)(void *ctx, wk_store *st, wk_diag *d), void *hook_ctx, int64_t *settled_fen,
+                          wk_diag *d)
+{
     *settled_fen = 0;
     wk_err e = counter__check(1, method, operator_name, reason, d);
     wk_ledger *lg = wk_headend_ledger(hd);
@@ -358,7 +367,7 @@ wk_err wk_pay_settle(wk_headend *hd, int64_t account_id, wk_pay_method method, i
     if (!(e = wk_stmt_bind_i64(s, 1, account_id)))
         e = wk_stmt_step(s, &row, d);
     wk_stmt_reset(s);
-    if (e)
+    if (e || (hook && (e = hook(hook_ctx, st, d))))
         goto fail;
     if ((e = wk_store_commit(st, d)))
         return e;

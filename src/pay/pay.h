@@ -298,6 +298,13 @@ wk_err wk_pay_refund(struct wk_headend *hd, int64_t account_id, int64_t amount_f
 wk_err wk_pay_settle(struct wk_headend *hd, int64_t account_id, wk_pay_method method,
                      int64_t carry_to_account, const char *operator_name, const char *reason,
                      int64_t now_ms, int64_t *settled_fen, wk_diag *d) WK_MUST_CHECK;
+/* Same, running hook(hook_ctx) inside the settlement's transaction after the account was
+ * closed (e.g. the staff audit row, which may read the state before): a hook error rolls
+ * everything back and is returned. */
+wk_err wk_pay_settle_with(struct wk_headend *hd, int64_t account_id, wk_pay_method method,
+                          int64_t carry_to_account, const char *operator_name, const char *reason,
+                          int64_t now_ms, wk_err (*hook)(void *ctx, wk_store *st, wk_diag *d),
+                          void *hook_ctx, int64_t *settled_fen, wk_diag *d) WK_MUST_CHECK;
 
 /* ---- channel refunds (refund.c: the store side; client.c: the channel calls) ---- */
 
