@@ -21,7 +21,7 @@ add({
     tariffs_bad_json: 'Not valid JSON', tariffs_pick: 'Pick a tariff above.', tariffs_none_cycle: 'none',
     tariffs_annual: 'annual', tariffs_monthly: 'monthly', tariffs_sharp: 'sharp', tariffs_peak: 'peak',
     tariffs_flat: 'flat', tariffs_valley: 'valley', tariffs_deep_valley: 'deep valley', tariffs_rev: 'Revision',
-    tariffs_ranges: 'Periods',
+    tariffs_ranges: 'Periods', tariffs_map: 'Map',
   },
   zh: {
     tariffs_tab: '电价', tariffs_list: '电价方案', tariffs_name: '电价方案', tariffs_versions: '版本',
@@ -36,7 +36,7 @@ add({
     tariffs_bad_json: 'JSON 格式错误', tariffs_pick: '请在上方选择电价方案。', tariffs_none_cycle: '无',
     tariffs_annual: '年阶梯', tariffs_monthly: '月阶梯', tariffs_sharp: '尖', tariffs_peak: '峰',
     tariffs_flat: '平', tariffs_valley: '谷', tariffs_deep_valley: '深谷', tariffs_rev: '修订号',
-    tariffs_ranges: '时段',
+    tariffs_ranges: '时段', tariffs_map: '时段表',
   },
 });
 
@@ -79,7 +79,7 @@ function renderVersion(v) {
     v.matrix.map((row) => el('tr', { 'data-slot': row.slot }, el('td', {}, slotName(row.slot)),
       ...row.prices.map((p) => el('td', { class: 'num', title: `${p.price_uyuan_per_kwh} µ¥/kWh` }, p.price_yuan)))));
   matrix.id = 'tariffs-matrix';
-  const maps = table([t('tariffs_maps'), t('tariffs_ranges')], v.maps.map((m) => el('tr', {},
+  const maps = table([t('tariffs_map'), t('tariffs_ranges')], v.maps.map((m) => el('tr', {},
     el('td', {}, m.name),
     el('td', {}, m.ranges.map((r) => el('div', {}, `${r.from}–${r.to} ${slotName(r.slot)}`))))));
   const seasons = table([t('tariffs_seasons'), t('tariffs_months'), t('tariffs_days'), t('tariffs_thresholds')],
@@ -136,7 +136,7 @@ function addForm(tr) {
       render(r, r.versions.length - 1);
       document.getElementById('tariffs-ok').textContent = t('tariffs_added');
     } catch (e) {
-      error.textContent = e.field ? `${e.field}: ${e.message}` : e.message;
+      error.textContent = e.field && !e.message.startsWith(e.field) ? `${e.field}: ${e.message}` : e.message;
       (e.field === 'effective_date' ? date : text).setAttribute('aria-invalid', 'true');
     }
   });
