@@ -187,6 +187,24 @@ for who, name in [(birch, "beijing-residential"), (admin, "guangdong-residential
     check(err(req("GET", f"/api/v1/tariffs/{name}", s=who), 404, "not_found"),
           f"{name} not visible: 404 like a missing one")
 check(err(req("GET", "/api/v1/tariffs/Bad%20Name", s=admin), 404), "bad name 404")
+# the sweep: every stored tariff, for staff of both companies: visible iff one of the
+# company's communities uses it; residents 403 everywhere
+for who, company in [(admin, "Acme Property"), (tech, "Acme Property"), (birch, "Birch Estates")]:
+    for (name,) in db("select name from tariff"):
+        used = db("select count(*) from community c join company co on co.id=c.company_id"
+                  " where c.tariff=? and co.name=?", name, company)[0][0] > 0
+        r = req("GET", f"/api/v1/tariffs/{name}", s=who)
+        if used:
+            check(r.status == 200 and r.json["name"] == name, f"{company} sees {name}")
+        else:
+            check(err(r, 404, "not_found") and b"versions" not in r.raw, f"{company}: {name} is 404")
+    r = req("GET", "/api/v1/tariffs", s=who)
+    want = {n for (n,) in db("select distinct c.tariff from community c join company co on co.id=c.company_id"
+                             " where co.name=?", company)}
+    check({t["name"] for t in r.json["items"]} == want, f"{company}: list = the tariffs its communities use")
+for who in (res101, resh11):
+    for (name,) in db("select name from tariff"):
+        check(err(req("GET", f"/api/v1/tariffs/{name}", s=who), 403, "forbidden"), f"resident: {name} 403")
 check(err(req("GET", "/api/v1/tariffs/beijing-residential", s=res101), 403), "resident 403")
 
 # ---------------------------------------------------------------- add a version

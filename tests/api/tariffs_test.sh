@@ -15,4 +15,17 @@ q "insert into community (name, tariff, revenue_account_id, company_id) values
    ('Birch Annex', 'guangdong-residential', $rev, (select id from company where name='Birch Estates'))"
 python3 "$SRC/tests/api/tariffs_check.py" --port "$HPORT" --db "$T/wk.db" --src "$SRC" --sim-pid "$SIM"
 stop_serve
+# a restart seeds again: nothing is added or overwritten (the versions staff added stay)
+docs=$(q "select name, rev, origin, doc from tariff order by name" | sha256sum)
+[ "$(q "select rev || ' ' || origin from tariff where name='beijing-residential'")" = "4 web" ] ||
+  { echo "FAIL: beijing-residential should be at rev 4 (web)"; exit 1; }
+"$BIN" serve --config "$T/wk.ini" >"$T/serve2.out" 2>>"$T/serve.log" &
+SERVE=$!
+pids+=($SERVE)
+wait_for 20 'grep -q "http://" "$T/serve2.out"' || { cat "$T/serve.log"; echo "FAIL: serve did not restart"; exit 1; }
+[ "$(q "select name, rev, origin, doc from tariff order by name" | sha256sum)" = "$docs" ] ||
+  { echo "FAIL: a restart changed the stored tariffs"; exit 1; }
+[ "$(q "select count(*) from tariff")" = 6 ] || { echo "FAIL: tariff rows after restart"; exit 1; }
+stop_serve
+echo "restart: tariffs unchanged"
 rc=0
