@@ -94,9 +94,9 @@ function renderVersion(v) {
     el('p', {}, el('b', {}, t('tariffs_cycle') + ' '), cycleName(v.cycle),
       v.thresholds_kwh.length ? [' · ', el('b', {}, t('tariffs_thresholds') + ' '), el('span', { id: 'tariffs-thresholds' }, v.thresholds_kwh.join(' / '))] : ''),
     v.unverified ? el('p', { class: 'warn' }, t('tariffs_unverified') + ': ' + v.unverified) : '',
-    el('h2', {}, t('tariffs_matrix')), matrix,
-    el('h2', {}, t('tariffs_maps')), maps,
-    el('h2', {}, t('tariffs_seasons')), seasons);
+    el('h2', { style: 'margin-top:1rem' }, t('tariffs_matrix')), matrix,
+    el('h2', { style: 'margin-top:1rem' }, t('tariffs_maps')), maps,
+    el('h2', { style: 'margin-top:1rem' }, t('tariffs_seasons')), seasons);
 }
 
 function addForm(tr) {
