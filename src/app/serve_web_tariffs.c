@@ -718,6 +718,64 @@ static json_t *tw__line_json(const wk_tariff *t, int version, int slot, int tier
     return o;
 }
 
+/* One integer from a query with two integer parameters; *found false when no row or NULL. */
+static wk_err tw__i64(const wk_serve_env *env, const char *sql, int64_t a, int64_t b, int64_t *out,
+                      bool *found, wk_diag *d)
+{
+    wk_stmt *st;
+    wk_err e = wk_store_prepare(env->st, sql, &st, d);
+    if (e)
+        return e;
+    bool row = false;
+    *found = false;
+    if (!(e = wk_stmt_bind_i64(st, 1, a)) && !(e = wk_stmt_bind_i64(st, 2, b)) &&
+        !(e = wk_stmt_step(st, &row, d)) && row && !wk_stmt_is_null(st, 0)) {
+        *out = wk_stmt_i64(st, 0);
+        *found = true;
+    }
+    wk_stmt_reset(st);
+    return e;
+}
+
+/* Where the replay of a meter's readings may start so that every interval ending at or
+ * after day_start is rated exactly as the head-end rated it: the time of the last reading
+ * before the start of a billing cycle whose first interval (the one crossing the cycle
+ * start) ends before day_start. A cycle start resets the rating state entirely
+ * (rate__start_cycle), so what came before it cannot change anything after it. 0 = from
+ * the first reading. *warmup: the first interval of the replay crosses that cycle start
+ * (its earlier part is rated from an empty state: not to be compared). */
+static wk_err tw__replay_from(const wk_serve_env *env, const wk_tariff *t, int64_t meter_id,
+                              int64_t day_start, int64_t *from_s, bool *warmup, wk_diag *d)
+{
+    *from_s = 0;
+    *warmup = false;
+    int64_t at = day_start;
+    for (int i = 0; i < 64; i++) { /* cycles back; a meter silent for 64 cycles replays all */
+        int vi = wk_tariff_version_at(t, at);
+        if (vi < 0)
+            return WK_OK;
+        int64_t cs, ce, first, last;
+        bool found;
+        wk_tariff_cycle(&t->versions[vi], at, &cs, &ce);
+        wk_err e = tw__i64(env, "SELECT min(time_s) FROM reading WHERE meter_id = ? AND time_s >= ?",
+                           meter_id, cs, &first, &found, d);
+        if (e)
+            return e;
+        if (found && first < day_start) {
+            if ((e = tw__i64(env, "SELECT max(time_s) FROM reading WHERE meter_id = ? AND time_s < ?",
+                             meter_id, cs, &last, &found, d)))
+                return e;
+            if (found) {
+                *from_s = last;
+                *warmup = true;
+            }
+            return WK_OK;
+        }
+        at = cs - 1;
+    }
+    return WK_OK;
+}
+
 static void tw__op_bill(wk_web_call *c, const wk_serve_env *env)
 {
     tw_args *a = c->arg;
@@ -771,11 +829,19 @@ static void tw__op_bill(wk_web_call *c, const wk_serve_env *env)
     int n_sums = 0;
     int64_t total_fen = 0, total_wh = 0, charge = 0, replayed = 0;
     bool consistent = true;
+    int64_t replay_from = 0;
+    bool warmup = false;
+    if (meter_id && (e = tw__replay_from(env, t, meter_id, day_start, &replay_from, &warmup, &d))) {
+        json_decref(intervals);
+        wk_web_internal(c, &d);
+        return;
+    }
     if (meter_id) {
         if ((e = wk_store_prepare(env->st,
                                   "SELECT total_wh, time_s, t1_wh, t2_wh, t3_wh, t4_wh,"
                                   " deduction_fen, account_id, energy_wh FROM reading"
-                                  " WHERE meter_id = ? AND time_s < ? ORDER BY time_s, total_wh",
+                                  " WHERE meter_id = ? AND time_s < ? AND time_s >= ?"
+                                  " ORDER BY time_s, total_wh",
                                   &st, &d))) {
             json_decref(intervals);
             wk_web_internal(c, &d);
@@ -786,8 +852,8 @@ static void tw__op_bill(wk_web_call *c, const wk_serve_env *env)
         rs.version = -1;
         wk_reading prev = {0};
         bool have_prev = false;
-        if (!(e = wk_stmt_bind_i64(st, 1, meter_id)))
-            e = wk_stmt_bind_i64(st, 2, day_end);
+        if (!(e = wk_stmt_bind_i64(st, 1, meter_id)) && !(e = wk_stmt_bind_i64(st, 2, day_end)))
+            e = wk_stmt_bind_i64(st, 3, replay_from);
         while (!e && !(e = wk_stmt_step(st, &row, &d)) && row) {
             if (++replayed > TW_READINGS_MAX) {
                 e = wk_diag_set(&d, WK_ELIMIT, "more than %d readings to replay", TW_READINGS_MAX);
@@ -803,7 +869,13 @@ static void tw__op_bill(wk_web_call *c, const wk_serve_env *env)
             prev = cur;
             bool had = have_prev;
             have_prev = true;
-            if (!had || !mine)
+            if (!had)
+                continue;
+            /* the interval crossing the cycle start the replay began at: rated for the
+             * state of the new cycle only (its earlier part is not comparable) */
+            bool warm = warmup;
+            warmup = false;
+            if (!mine)
                 continue;
             wk_interval iv;
             bool empty;
@@ -822,6 +894,8 @@ static void tw__op_bill(wk_web_call *c, const wk_serve_env *env)
                 break;
             }
             bool rated = true;
+            if (warm) /* ends before day_start (tw__replay_from): nothing to show */
+                continue;
             if (res.deduction_fen != stored_fen) {
                 if (stored_fen == 0) { /* not rated then (the unit was vacant) */
                     rs = before;

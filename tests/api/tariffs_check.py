@@ -3,7 +3,7 @@
 tests/api/tariffs_test.sh against a live `wattkeeper serve`. Reads the SQLite file only to
 know what exists and to confirm that rejected requests changed nothing and that a bill
 equals the ledger. Exits 1 at the first failed group, printing every failed check."""
-import argparse, copy, datetime, hashlib, http.client, json, os, re, sqlite3, sys, time
+import argparse, copy, datetime, hashlib, http.client, json, os, re, sqlite3, subprocess, sys, tempfile, time
 from decimal import Decimal
 
 ap = argparse.ArgumentParser()
@@ -11,6 +11,7 @@ ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--db", required=True)
 ap.add_argument("--src", required=True)
 ap.add_argument("--sim-pid", type=int, required=True)
+ap.add_argument("--bin", required=True)
 A = ap.parse_args()
 PW = os.environ["PW"]
 fails = passes = 0
@@ -370,6 +371,72 @@ for unit in ["101", "103", "1-1"]:
         check(b["tariff"] == "zhejiang-residential" and b["date"] == str(today), "tariff and date")
 r = req("GET", f"/api/v1/bills/{acct['101']}?date=2020-01-01", s=tech)
 check(r.status == 200 and r.json["total_fen"] == 0 and r.json["intervals"] == [], "a day without readings")
+
+group("bill: re-rating starts at a billing cycle, exactly (monthly tiers, `wattkeeper rate`)")
+# Synthetic history on Birch Annex (guangdong-residential: monthly cycles, summer tiers
+# 260 / 600 kWh): a meter read every 6 h from 25 July to 5 September 2026 at 03, 09, 15, 21 h
+# (intervals straddle the cycle starts). The deductions the head-end would have booked are
+# computed by `wattkeeper rate` (the same engine, from the first reading) and stored; the
+# bill re-rates from the latest cycle start it can and must reproduce them exactly.
+conn = sqlite3.connect(A.db, timeout=10)
+cur = conn.cursor()
+cid = cur.execute("select id from community where name='Birch Annex'").fetchone()[0]
+cur.execute("insert into building (community_id, name) values (?, 'BA1')", (cid,))
+bid = cur.lastrowid
+cur.execute("insert into unit (building_id, name, kind) values (?, 'BA-1', 'home')", (bid,))
+uid = cur.lastrowid
+cur.execute("insert into meter (address, unit_id, close_mode, auth, key) values ('990000000001', ?, 'direct', 'plain', x'00')", (uid,))
+mid = cur.lastrowid
+cur.execute("insert into account (unit_id, holder, kind, wallet_account_id, status, opened_s)"
+            " values (?, 'synthetic', 'resident', 987654321, 'closed', 0)", (uid,))
+syn = cur.lastrowid
+conn.commit()
+t0 = int(datetime.datetime(2026, 7, 25, 3, tzinfo=CST).timestamp())
+rows, total = [], 1000000  # Wh
+for i in range(0, 4 * 43):
+    ts = t0 + i * 6 * 3600
+    if i:
+        total += 3000 + (i * 7919) % 4000  # 3..7 kWh per 6 h
+    rows.append((ts, total))
+csv = "time,meter,total_kwh,t1_kwh,t2_kwh,t3_kwh,t4_kwh\n" + "".join(
+    f"{datetime.datetime.fromtimestamp(ts, CST).isoformat()},990000000001,{w / 1000:.3f},0,0,{w / 1000:.3f},0\n"
+    for ts, w in rows)
+with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+    f.write(csv)
+out = subprocess.run([A.bin, "rate", "--tariff", f"{A.src}/examples/tariffs/guangdong-residential.json",
+                      "--readings", f.name, "--json"], capture_output=True, text=True)
+os.unlink(f.name)
+check(out.returncode == 0, f"wattkeeper rate: {out.stderr[:300]}")
+rated = {int(datetime.datetime.fromisoformat(l["to"]).timestamp()): l["deduction_fen"]
+         for l in json.loads(out.stdout)["lines"]}
+check(len(rated) == len(rows) - 1, f"one deduction per interval ({len(rated)})")
+prev = None
+for ts, w in rows:
+    cur.execute("insert into reading (meter_id, total_wh, time_s, t1_wh, t2_wh, t3_wh, t4_wh, energy_wh,"
+                " deduction_fen, account_id) values (?, ?, ?, 0, 0, ?, 0, ?, ?, ?)",
+                (mid, w, ts, w, w - prev if prev else 0, rated.get(ts, 0), syn))
+    prev = w
+conn.commit()
+conn.close()
+for day in ["2026-07-25", "2026-07-31", "2026-08-01", "2026-08-02", "2026-08-31", "2026-09-01",
+            "2026-09-02", "2026-09-05"]:
+    d0 = int(datetime.datetime.fromisoformat(day + "T00:00:00+08:00").timestamp())
+    want = sum(v for ts, v in rated.items() if d0 <= ts < d0 + 86400)
+    r = req("GET", f"/api/v1/bills/{syn}?date={day}", s=birch)
+    check(r.status == 200 and r.json["consistent"] is True and r.json["total_fen"] == want,
+          f"{day}: bill {r.json and r.json.get('total_fen')} fen consistent={r.json and r.json.get('consistent')},"
+          f" `wattkeeper rate` says {want}")
+    if r.status == 200:
+        tiers = {l["tier"] for l in r.json["lines"]}
+        exact = sum(l["amount_nyuan"] for l in r.json["lines"])
+        check(abs(exact - want * 10000000) < 10000000, f"{day}: exact charge within a fen of the deductions")
+        if day == "2026-08-31":
+            check(2 in tiers and 1 not in tiers, f"{day}: late in the cycle, upper tiers {tiers}")
+        if day == "2026-09-02":
+            check(tiers == {1}, f"{day}: the new cycle starts again at tier 1 {tiers}")
+        if day == "2026-09-01":
+            check(1 in tiers and len(tiers) > 1, f"{day}: the interval across the cycle start {tiers}")
+check(err(req("GET", f"/api/v1/bills/{syn}?date=2026-09-02", s=admin), 404), "Acme cannot see Birch's account")
 
 group("bill: residents see their own only, tenancy, validation")
 check(req("GET", f"/api/v1/bills/{acct['101']}?date={today}", s=res101).status == 200, "resident own 200")

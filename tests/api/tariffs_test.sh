@@ -13,7 +13,7 @@ rev=$(q "select revenue_account_id from community where name='Lakeside'")
 q "insert into community (name, tariff, revenue_account_id, company_id) values
    ('Acme Annex', 'beijing-residential', $rev, (select id from company where name='Acme Property')),
    ('Birch Annex', 'guangdong-residential', $rev, (select id from company where name='Birch Estates'))"
-python3 "$SRC/tests/api/tariffs_check.py" --port "$HPORT" --db "$T/wk.db" --src "$SRC" --sim-pid "$SIM"
+python3 "$SRC/tests/api/tariffs_check.py" --port "$HPORT" --db "$T/wk.db" --src "$SRC" --sim-pid "$SIM" --bin "$BIN"
 stop_serve
 # a restart seeds again: nothing is added or overwritten (the versions staff added stay)
 docs=$(q "select name, rev, origin, doc from tariff order by name" | sha256sum)
