@@ -531,6 +531,12 @@ static void tw__op_add(wk_web_call *c, const wk_serve_env *env)
                     "must be after today (China time, +08:00): a past bill never changes");
         goto done;
     }
+    if (t->n_versions >= WK_VERSIONS_MAX) {
+        char m[64];
+        snprintf(m, sizeof m, "a tariff holds at most %d versions", WK_VERSIONS_MAX);
+        wk_web_fail(c, 409, "conflict", NULL, m);
+        goto done;
+    }
     int64_t from_s = a->effective_day * 86400 - TW_CST;
     char from[40];
     wk_time_format(from_s, TW_CST, from, sizeof from);
