@@ -119,6 +119,17 @@ try {
   const lineRows = await page.$$eval('#bill-check table.bill-lines tbody tr', (rs) => rs.length);
   check(lineRows === bill.lines.length, `one row per line (${lineRows})`);
   await page.locator('#bill-check').screenshot({ path: join(shots, 'tariffs-bill.png') });
+
+  // zh-CN at phone width: the words of the glossary, nothing wider than the screen
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.click('#lang');
+  await page.click('button[data-tab=tariffs]');
+  await page.click('#tariffs-list tr[data-tariff="zhejiang-residential"] a');
+  await page.waitForFunction(() => document.querySelector('#tariffs-matrix td')?.textContent === '峰');
+  check(await page.textContent('button[data-tab=tariffs]') === '电价', 'the tab is 电价 in Chinese');
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(wide <= 390, `fits a phone (${wide} px)`);
+  await page.screenshot({ path: join(shots, 'tariffs-phone-zh.png'), fullPage: true });
   await ctx.close();
 } catch (e) {
   check(false, 'browser run: ' + (e.stack || e));

@@ -31,13 +31,13 @@ const slot = (s) => t('bill_' + s);
 const num = (x) => el('td', { class: 'num' }, x);
 
 function linesTable(lines) {
-  return el('table', { class: 'bill-lines' },
+  return el('div', { style: 'overflow-x:auto' }, el('table', { class: 'bill-lines' },
     el('thead', {}, el('tr', {}, el('th', {}, t('bill_slot')), el('th', {}, t('bill_tier')),
       el('th', { class: 'num' }, t('bill_kwh')), el('th', { class: 'num' }, t('bill_price')),
       el('th', { class: 'num' }, t('bill_amount')), el('th', {}, t('bill_version')))),
     el('tbody', {}, ...lines.map((l) => el('tr', {},
       el('td', {}, slot(l.slot)), el('td', {}, String(l.tier)), num(l.energy_kwh), num(l.price_yuan),
-      num(l.amount_yuan), el('td', { class: 'muted' }, (l.version_effective_from || '').slice(0, 10))))));
+      num(l.amount_yuan), el('td', { class: 'muted' }, (l.version_effective_from || '').slice(0, 10)))))));
 }
 
 export async function billCard(box, accountId, date) {
@@ -62,7 +62,7 @@ export async function billCard(box, accountId, date) {
       el('td', {}, iv.from.slice(11, 16)), el('td', {}, iv.to.slice(11, 16)), num(iv.energy_kwh),
       num(iv.deduction), el('td', { class: 'muted' }, iv.rated ? iv.lines.map((l) =>
         `${slot(l.slot)}·${l.tier} ${l.energy_kwh}×${l.price_yuan}`).join('; ') : t('bill_vacant'))));
-    card.append(el('details', {}, el('summary', {}, `${t('bill_intervals')} (${b.intervals.length})`),
+    card.append(el('details', { style: 'overflow-x:auto' }, el('summary', {}, `${t('bill_intervals')} (${b.intervals.length})`),
       el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, t('bill_from')), el('th', {}, t('bill_to')),
         el('th', { class: 'num' }, t('bill_kwh')), el('th', { class: 'num' }, t('bill_deduction')), el('th', {}, ''))),
       el('tbody', {}, ...rows))),

@@ -21,11 +21,12 @@ add({
     tariffs_bad_json: 'Not valid JSON', tariffs_pick: 'Pick a tariff above.', tariffs_none_cycle: 'none',
     tariffs_annual: 'annual', tariffs_monthly: 'monthly', tariffs_sharp: 'sharp', tariffs_peak: 'peak',
     tariffs_flat: 'flat', tariffs_valley: 'valley', tariffs_deep_valley: 'deep valley', tariffs_rev: 'Revision',
-    tariffs_ranges: 'Periods', tariffs_map: 'Map',
+    tariffs_ranges: 'Periods', tariffs_map: 'Map', tariffs_workday: 'workday', tariffs_weekend: 'weekend',
+    tariffs_holiday: 'holiday',
   },
   zh: {
     tariffs_tab: '电价', tariffs_list: '电价方案', tariffs_name: '电价方案', tariffs_versions: '版本',
-    tariffs_used_by: '使用小区', tariffs_editable: '可新增版本', tariffs_shared: '多家公司共用：只读',
+    tariffs_used_by: '使用小区', tariffs_editable: '可新增版本', tariffs_shared: '共用：只读',
     tariffs_from: '生效日期', tariffs_to: '截止', tariffs_open: '长期有效', tariffs_current: '执行中',
     tariffs_source: '依据', tariffs_matrix: '电价（元/千瓦时）', tariffs_slot: '时段', tariffs_tier: '档',
     tariffs_thresholds: '阶梯分档电量（千瓦时）', tariffs_cycle: '阶梯周期', tariffs_maps: '峰谷时段',
@@ -36,13 +37,15 @@ add({
     tariffs_bad_json: 'JSON 格式错误', tariffs_pick: '请在上方选择电价方案。', tariffs_none_cycle: '无',
     tariffs_annual: '年阶梯', tariffs_monthly: '月阶梯', tariffs_sharp: '尖', tariffs_peak: '峰',
     tariffs_flat: '平', tariffs_valley: '谷', tariffs_deep_valley: '深谷', tariffs_rev: '修订号',
-    tariffs_ranges: '时段', tariffs_map: '时段表',
+    tariffs_ranges: '时段', tariffs_map: '时段表', tariffs_workday: '工作日', tariffs_weekend: '周末',
+    tariffs_holiday: '节假日',
   },
 });
 
 let api, root, listBox, detailBox, current = null, currentVersion = null;
 
 const slotName = (s) => t('tariffs_' + s);
+const dayName = (d) => (['workday', 'weekend', 'holiday'].includes(d) ? t('tariffs_' + d) : d);
 const cycleName = (c) => t(c === 'none' ? 'tariffs_none_cycle' : 'tariffs_' + c);
 
 // Tomorrow in China time as YYYY-MM-DD (the earliest date a version may start).
@@ -50,10 +53,11 @@ function tomorrowCst() {
   return new Date(Date.now() + 8 * 3600 * 1000 + 86400 * 1000).toISOString().slice(0, 10);
 }
 
-function table(head, rows) {
+// A table that scrolls sideways inside its card on a narrow screen.
+function table(head, rows, id) {
   const { el } = api;
-  return el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { class: h.num ? 'num' : '' }, h.text ?? h)))),
-    el('tbody', {}, ...rows));
+  return el('div', { style: 'overflow-x:auto' }, el('table', id ? { id } : {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { class: h.num ? 'num' : '' }, h.text ?? h)))),
+    el('tbody', {}, ...rows)));
 }
 
 async function loadList() {
@@ -67,7 +71,7 @@ async function loadList() {
       el('td', { class: 'tariffs-dates' }, x.versions.map((v) => el('div', { class: v.index === x.current_version ? '' : 'muted' },
         v.effective_from.slice(0, 10), v.index === x.current_version ? ' · ' + t('tariffs_current') : ''))),
       el('td', {}, x.communities.map((c) => c.name).join(', ')),
-      el('td', {}, el('span', { class: 'badge ' + (x.can_add ? 'ok' : 'muted') },
+      el('td', {}, el('span', { class: 'badge ' + (x.can_add ? 'ok' : 'muted'), style: 'white-space:nowrap' },
         t(x.can_add ? 'tariffs_editable' : 'tariffs_shared'))))),
   ));
 }
@@ -77,8 +81,8 @@ function renderVersion(v) {
   const tiers = Array.from({ length: v.tiers }, (_, i) => i + 1);
   const matrix = table([t('tariffs_slot'), ...tiers.map((k) => ({ text: `${t('tariffs_tier')} ${k}`, num: true }))],
     v.matrix.map((row) => el('tr', { 'data-slot': row.slot }, el('td', {}, slotName(row.slot)),
-      ...row.prices.map((p) => el('td', { class: 'num', title: `${p.price_uyuan_per_kwh} µ¥/kWh` }, p.price_yuan)))));
-  matrix.id = 'tariffs-matrix';
+      ...row.prices.map((p) => el('td', { class: 'num', title: `${p.price_uyuan_per_kwh} µ¥/kWh` }, p.price_yuan)))),
+    'tariffs-matrix');
   const maps = table([t('tariffs_map'), t('tariffs_ranges')], v.maps.map((m) => el('tr', {},
     el('td', {}, m.name),
     el('td', {}, m.ranges.map((r) => el('div', {}, `${r.from}–${r.to} ${slotName(r.slot)}`))))));
@@ -86,7 +90,7 @@ function renderVersion(v) {
     v.seasons.map((s) => el('tr', {},
       el('td', {}, s.name),
       el('td', {}, s.dates ? `${s.dates.from} – ${s.dates.to}` : s.months.join(', ')),
-      el('td', {}, Object.entries(s.days).map(([k, m]) => el('div', {}, `${k}: ${m}`))),
+      el('td', {}, Object.entries(s.days).map(([k, m]) => el('div', {}, `${dayName(k)}: ${m}`))),
       el('td', {}, s.thresholds_kwh.join(' / ')))));
   return el('div', { id: 'tariffs-version' },
     el('p', {}, el('b', {}, t('tariffs_from') + ' '), v.effective_from, ' · ', el('b', {}, t('tariffs_to') + ' '),
