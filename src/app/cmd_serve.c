@@ -452,6 +452,14 @@ int wk_cmd_serve(int argc, char **argv)
     }
     wk_headend_on_event(s->hd, serve__on_event, s);
     wk_headend_on_latency(s->hd, serve__on_latency, s);
+    { /* tariff files not yet in the database are copied in (docs/tariffs.md) */
+        int added = 0, skipped = 0;
+        if (wk_headend_tariffs_seed(s->hd, serve__now_ms(), &added, &skipped, &d))
+            wk_log(WK_LOG_WARN, "tariff seed failed", "error=%s",
+                   wk_log_quote(d.msg, (char[WK_DIAG_MAX + 8]){0}, WK_DIAG_MAX + 8));
+        else if (added || skipped)
+            wk_log(WK_LOG_INFO, "tariffs seeded", "added=%d skipped=%d", added, skipped);
+    }
     int64_t swept = 0;
     if (wk_headend_sweep(s->hd, serve__now_ms(), &swept, &d)) {
         fprintf(stderr, "wattkeeper serve: start-up sweep: %s\n", d.msg);

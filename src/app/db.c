@@ -14,6 +14,7 @@
 const wk_schema *const wk_app_schemas[] = {
     &wk_ledger_schema,
     &wk_headend_schema,
+    &wk_headend_tariff_schema,
     &wk_pay_schema,
     &wk_auth_schema,
     &wk_notify_schema,

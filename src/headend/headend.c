@@ -54,45 +54,6 @@ static wk_err hd__exec_i(wk_headend *hd, const char *sql, int n, const int64_t *
     return wk_store_run_i64(hd->st, sql, v, n, d);
 }
 
-const wk_tariff *hd__tariff_get(wk_headend *hd, const char *name, wk_diag *d)
-{
-    for (int i = 0; i < hd->n_tariffs; i++)
-        if (!strcmp(hd->tariffs[i].name, name))
-            return hd->tariffs[i].t;
-    if (hd->n_tariffs == HD_TARIFFS_MAX) {
-        wk_diag_set(d, WK_ELIMIT, "more than %d tariffs", HD_TARIFFS_MAX);
-        return NULL;
-    }
-    for (const char *p = name; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_')) {
-            wk_diag_set(d, WK_EINVAL, "tariff name \"%s\": expected a-z, 0-9, - or _", name);
-            return NULL;
-        }
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s.json", hd->tariff_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        wk_diag_set(d, WK_ENOTFOUND, "tariff %s: cannot open %s", name, path);
-        return NULL;
-    }
-    char *buf = wk_malloc(1 << 20);
-    size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
-    fclose(f);
-    wk_tariff *t = wk_calloc(1, sizeof *t);
-    wk_diag sub;
-    if (!buf || !t || wk_tariff_json_parse(buf, n, t, &sub)) {
-        wk_diag_set(d, WK_EINVAL, "%s: %s", path, buf && t ? sub.msg : "out of memory");
-        wk_free(buf);
-        wk_free(t);
-        return NULL;
-    }
-    wk_free(buf);
-    hd_tariff *slot = &hd->tariffs[hd->n_tariffs++];
-    snprintf(slot->name, sizeof slot->name, "%s", name);
-    slot->t = t;
-    return t;
-}
-
 /* 16-byte id from a domain string (SHA-256 truncated). */
 void hd__id_from(const char *text, uint8_t id[16])
 {

@@ -22,10 +22,13 @@
 
 #include "core/err.h"
 #include "core/policy.h"
+#include "core/tariff.h"
 #include "ledger/ledger.h"
 #include "store/store.h"
 
 extern const wk_schema wk_headend_schema;
+/* The tariff documents (src/headend/tariffs.c): table `tariff` (name, doc, origin, rev). */
+extern const wk_schema wk_headend_tariff_schema;
 
 typedef struct wk_headend_opts {
     const char *tariff_dir;       /* where community tariff files <name>.json live */
@@ -150,6 +153,23 @@ typedef struct wk_headend_stats {
     int64_t publish_failed;
 } wk_headend_stats;
 void wk_headend_stats_get(const wk_headend *hd, wk_headend_stats *out);
+
+/* ---- tariffs (src/headend/tariffs.c) ---- */
+
+/* Whether name is a tariff name: 1..63 bytes of a-z, 0-9, - or _. */
+bool wk_headend_tariff_name_ok(const char *name);
+/* Copies every <tariff_dir>/<name>.json that parses and whose name is not yet in the table
+ * `tariff` into it (one transaction; existing rows are never overwritten: after the first
+ * start the database copy is the reference). *added counts the copies, *skipped the files
+ * that do not parse or are misnamed. Empties the cache on success. */
+wk_err wk_headend_tariffs_seed(wk_headend *hd, int64_t now_ms, int *added, int *skipped,
+                               wk_diag *d) WK_MUST_CHECK;
+/* Forgets every parsed tariff: the next rating reads its document again (from the table,
+ * else from the file). Call on the head-end's thread after a commit that changed a tariff. */
+void wk_headend_tariffs_reload(wk_headend *hd);
+/* The tariff the head-end rates `name` with (parsed and cached; borrowed until the next
+ * reload or close). NULL + d if it does not exist or does not parse. */
+const wk_tariff *wk_headend_tariff(wk_headend *hd, const char *name, wk_diag *d);
 
 /* Latency of the last confirmed command whose cause was a credit (ms), for benchmarks. */
 typedef void (*wk_headend_latency_fn)(void *ctx, const char *action, int64_t cause_to_confirm_ms,
