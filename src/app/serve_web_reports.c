@@ -23,8 +23,10 @@
  * that re-checks each stream's session (a logout ends the stream), collects the events
  * after each stream's cursor and, only when something changed (the newest event, ledger
  * transfer, account or the day), recomputes the dashboards. The op's output is appended to
- * each stream's bounded buffer, which MHD pulls without blocking. At most REP_STREAMS_MAX
- * streams are open at once (503 beyond).
+ * each stream's bounded buffer, which MHD pulls without blocking. A round that has nothing
+ * for a stream sends it one empty line (ignored by EventSource), so that a client that went
+ * away is noticed by the failing write within seconds. At most REP_STREAMS_MAX streams are
+ * open at once (503 beyond).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -1186,6 +1188,10 @@ static void rep__tick(void *tick_ctx)
         if (now - s->last_write >= REP_HEARTBEAT_S) {
             rep__puts(&s->out, ": heartbeat\n\n");
             s->last_write = now;
+        } else if (s->out.n == s->off) {
+            /* nothing to say: one empty line (ignored by EventSource between messages) so
+             * that a client that went away is noticed within seconds, not at the heartbeat */
+            rep__puts(&s->out, "\n");
         }
         if (s->out.bad || s->out.n > REP_STREAM_BUF_MAX)
             s->ending = true; /* a client that does not read: let it reconnect and resume */
