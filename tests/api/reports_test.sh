@@ -13,13 +13,14 @@ SIM=${pids[${#pids[@]}-1]}
 python3 "$SRC/tests/api/reports_check.py" --port "$HPORT" --db "$T/wk.db" --ini "$T/wk.ini" \
   --bin "$BIN" --paysim "$PS" --sim-pid "$SIM"
 # streams open while serve stops: SIGTERM must still end it promptly and cleanly
-python3 - "$HPORT" <<'PY' &
+python3 - "$HPORT" >"$T/hold.out" 2>&1 <<'PY' &
 import json, os, re, socket, sys, time, urllib.request
 port = int(sys.argv[1])
 r = urllib.request.urlopen(urllib.request.Request(
     f"http://127.0.0.1:{port}/api/v1/login", method="POST", headers={"Content-Type": "application/json"},
     data=json.dumps({"login": "acme-tech", "password": os.environ["PW"]}).encode()))
 tok = re.search(r"wk_session=([0-9a-f]{64})", r.headers["Set-Cookie"]).group(1)
+time.sleep(3)  # the checker's last streams are gone by then
 socks = []
 for i in range(3):
     s = socket.create_connection(("127.0.0.1", port))
@@ -32,7 +33,7 @@ print("streams open", flush=True)
 time.sleep(30)
 PY
 HOLD=$!
-sleep 2
+wait_for 15 'grep -q "streams open" "$T/hold.out"' || { cat "$T/hold.out"; echo "FAIL: no streams open before the stop"; exit 1; }
 start=$SECONDS
 stop_serve
 kill "$HOLD" 2>/dev/null || true
