@@ -45,11 +45,11 @@ function query() {
   return p;
 }
 
-function table(head, rows, id) {
-  return api.el('table', { id },
+function table(head, rows, id) { // scrolls sideways inside its card at phone width
+  return api.el('div', { style: 'overflow-x:auto' }, api.el('table', { id },
     api.el('thead', {}, api.el('tr', {}, ...head.map(([k, num]) => api.el('th', num ? { class: 'num' } : {}, t(k))))),
     api.el('tbody', {}, ...rows.map((r) => api.el('tr', {}, ...r.map((v, i) =>
-      api.el('td', head[i][1] ? { class: 'num' } : {}, String(v)))))));
+      api.el('td', head[i][1] ? { class: 'num' } : {}, String(v))))))));
 }
 
 function csvLink(path, params) {
@@ -148,6 +148,7 @@ export default {
   label: 'reports_tab',
   mount(section, ctx) {
     sec = section;
+    window.addEventListener('resize', () => { if (chart) chart.resize(); });
     api = ctx.api;
     const field = (label, input) => api.el('div', {}, api.el('label', { 'data-i18n': label }), input);
     const by = api.el('select', { id: 'rep-by' },
