@@ -9,6 +9,13 @@
  * last time with *upload_data_size == 0 (we run the handler and queue the answer). The
  * per-request state lives from the first call until MHD's completion callback frees it,
  * also when the client goes away mid-request.
+ *
+ * Streams (wk_http_resp_stream) use MHD's content-reader responses with suspend/resume: a
+ * reader with nothing to send suspends its connection (no thread, no polling) and the
+ * ticker thread resumes every suspended stream after each round of ticks (WK_HTTP_TICK_MS).
+ * MHD must never be stopped with a suspended connection, so wk_http_stop first marks the
+ * server stopping (readers then end their streams instead of suspending), resumes them all
+ * and joins the ticker, all under `smu`, the lock that also covers every suspend.
  */
 #include "api/http.h"
 
@@ -16,6 +23,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -45,8 +53,26 @@ typedef struct route_rt {
     } by_status[STATUS_SLOTS];
 } route_rt;
 
+typedef struct http_stream {
+    struct wk_http *h;
+    struct MHD_Connection *conn;
+    wk_http_pull pull;
+    wk_http_done done;
+    void *ctx;
+    wk_http_tick tick;
+    void *tick_ctx;
+    bool suspended; /* under h->smu */
+    struct http_stream *prev, *next;
+} http_stream;
+
 struct wk_http {
     struct MHD_Daemon *daemon;
+    pthread_mutex_t smu; /* streams, stopping, every suspend and resume */
+    pthread_cond_t tcv;  /* wakes the ticker at stop */
+    http_stream *streams;
+    bool stopping;
+    bool ticker_on;
+    pthread_t ticker;
     route_rt *routes;
     size_t n_routes;
     route_rt unmatched; /* metrics of 404/405 */
@@ -77,6 +103,12 @@ struct wk_http_resp {
     size_t n_hdr;
     char *body;
     size_t len;
+    /* a stream instead of a body (wk_http_resp_stream) */
+    wk_http_pull pull;
+    wk_http_done done;
+    void *sctx;
+    wk_http_tick tick;
+    void *tick_ctx;
 };
 
 wk_http_opts wk_http_opts_default(void)
@@ -154,6 +186,8 @@ static void http__init_metrics(route_rt *rt)
 
 static void http__resp_clear(wk_http_resp *r)
 {
+    if (r->done)
+        r->done(r->sctx);
     wk_free(r->ctype);
     wk_free(r->body);
     for (size_t i = 0; i < r->n_hdr; i++) {
@@ -197,6 +231,30 @@ wk_err wk_http_resp_header(wk_http_resp *r, const char *name, const char *value)
     return WK_OK;
 }
 
+wk_err wk_http_resp_stream(wk_http_resp *r, const char *content_type, wk_http_pull pull,
+                           wk_http_done done, void *ctx, wk_http_tick tick, void *tick_ctx)
+{
+    char *ct = wk_strdup(content_type ? content_type : "application/octet-stream");
+    if (!ct) {
+        if (done)
+            done(ctx);
+        return WK_ENOMEM;
+    }
+    if (r->done)
+        r->done(r->sctx);
+    wk_free(r->ctype);
+    wk_free(r->body);
+    r->ctype = ct;
+    r->body = NULL;
+    r->len = 0;
+    r->pull = pull;
+    r->done = done;
+    r->sctx = ctx;
+    r->tick = tick;
+    r->tick_ctx = tick_ctx;
+    return WK_OK;
+}
+
 wk_err wk_http_resp_body_take(wk_http_resp *r, const char *content_type, char *body, size_t len)
 {
     char *ct = wk_strdup(content_type ? content_type : "application/octet-stream");
@@ -204,6 +262,10 @@ wk_err wk_http_resp_body_take(wk_http_resp *r, const char *content_type, char *b
         wk_free(body);
         return WK_ENOMEM;
     }
+    if (r->done)
+        r->done(r->sctx);
+    r->done = NULL;
+    r->pull = NULL;
     wk_free(r->ctype);
     wk_free(r->body);
     r->ctype = ct;
@@ -257,11 +319,141 @@ static int64_t http__elapsed_us(const struct timespec *a)
     return (int64_t)(b.tv_sec - a->tv_sec) * 1000000 + (b.tv_nsec - a->tv_nsec) / 1000;
 }
 
+/* ---- streams ---- */
+
+/* MHD's content reader: pulls from the stream, or suspends the connection when there is
+ * nothing to send (resumed by the ticker or wk_http_stop). */
+static ssize_t http__stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    http_stream *s = cls;
+    wk_http *h = s->h;
+    pthread_mutex_lock(&h->smu);
+    long n = h->stopping ? -1 : s->pull(s->ctx, buf, max);
+    if (n == 0) {
+        MHD_suspend_connection(s->conn);
+        s->suspended = true;
+    }
+    pthread_mutex_unlock(&h->smu);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)(n > (long)max ? (long)max : n);
+}
+
+/* MHD frees the response: the connection is finished with it (never while suspended). */
+static void http__stream_free(void *cls)
+{
+    http_stream *s = cls;
+    wk_http *h = s->h;
+    pthread_mutex_lock(&h->smu);
+    if (s->prev)
+        s->prev->next = s->next;
+    else if (h->streams == s)
+        h->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    pthread_mutex_unlock(&h->smu);
+    s->done(s->ctx);
+    wk_free(s);
+}
+
+/* Resumes every suspended stream; caller holds smu. */
+static void http__resume_all(wk_http *h)
+{
+    for (http_stream *s = h->streams; s; s = s->next)
+        if (s->suspended) {
+            s->suspended = false;
+            MHD_resume_connection(s->conn);
+        }
+}
+
+static void *http__ticker(void *arg)
+{
+    wk_http *h = arg;
+    pthread_mutex_lock(&h->smu);
+    while (!h->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += WK_HTTP_TICK_MS / 1000;
+        until.tv_nsec += (long)(WK_HTTP_TICK_MS % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->tcv, &h->smu, &until);
+        if (h->stopping)
+            break;
+        /* the distinct ticks of the open streams, called without the lock */
+        enum { TICKS_MAX = 8 };
+        struct {
+            wk_http_tick fn;
+            void *ctx;
+        } ticks[TICKS_MAX];
+        size_t nt = 0;
+        for (http_stream *s = h->streams; s; s = s->next) {
+            if (!s->tick)
+                continue;
+            size_t i = 0;
+            while (i < nt && !(ticks[i].fn == s->tick && ticks[i].ctx == s->tick_ctx))
+                i++;
+            if (i == nt && nt < TICKS_MAX) {
+                ticks[nt].fn = s->tick;
+                ticks[nt].ctx = s->tick_ctx;
+                nt++;
+            }
+        }
+        pthread_mutex_unlock(&h->smu);
+        for (size_t i = 0; i < nt; i++)
+            ticks[i].fn(ticks[i].ctx);
+        pthread_mutex_lock(&h->smu);
+        if (!h->stopping)
+            http__resume_all(h);
+    }
+    pthread_mutex_unlock(&h->smu);
+    return NULL;
+}
+
+/* Queues a stream answer (rs->pull set); rs is emptied, its done() handed to the stream. */
+static struct MHD_Response *http__stream_response(wk_http_req *rq, wk_http_resp *rs)
+{
+    http_stream *s = wk_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->h = rq->h;
+    s->conn = rq->conn;
+    s->pull = rs->pull;
+    s->done = rs->done;
+    s->ctx = rs->sctx;
+    s->tick = rs->tick;
+    s->tick_ctx = rs->tick_ctx;
+    struct MHD_Response *m =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, http__stream_read, s,
+                                          http__stream_free);
+    if (!m) {
+        wk_free(s);
+        return NULL;
+    }
+    rs->done = NULL; /* the stream's now: http__stream_free calls it */
+    rs->pull = NULL;
+    wk_http *h = rq->h;
+    pthread_mutex_lock(&h->smu);
+    s->next = h->streams;
+    if (h->streams)
+        h->streams->prev = s;
+    h->streams = s;
+    pthread_mutex_unlock(&h->smu);
+    return m;
+}
+
 /* Queues resp on the request's connection and counts it; resp is emptied. */
 static enum MHD_Result http__send(wk_http_req *rq, wk_http_resp *rs)
 {
     struct MHD_Response *m;
-    if (rs->body && rs->len) {
+    if (rs->pull) {
+        m = http__stream_response(rq, rs);
+        if (m)
+            MHD_add_response_header(m, "Cache-Control", "no-cache");
+    } else if (rs->body && rs->len) {
         m = MHD_create_response_from_buffer_with_free_callback(rs->len, rs->body, http__free_body);
         if (m)
             rs->body = NULL; /* MHD owns it now */
@@ -647,6 +839,8 @@ wk_err wk_http_start(const wk_http_opts *o, const wk_http_route *routes, size_t 
     }
     h->n_routes = n;
     h->body_max_default = o->body_max_default;
+    pthread_mutex_init(&h->smu, NULL);
+    pthread_cond_init(&h->tcv, NULL);
     for (size_t i = 0; i < n; i++) {
         route_rt *rt = &h->routes[i];
         rt->r = routes[i];
@@ -664,7 +858,8 @@ wk_err wk_http_start(const wk_http_opts *o, const wk_http_route *routes, size_t 
     snprintf(h->unmatched.name, sizeof h->unmatched.name, "unmatched");
     http__init_metrics(&h->unmatched);
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
     /* every option explicit; the pool option only for a real pool (MHD warns on 1) */
@@ -682,6 +877,8 @@ wk_err wk_http_start(const wk_http_opts *o, const wk_http_route *routes, size_t 
     h->daemon = MHD_start_daemon(flags, o->port, NULL, NULL, http__on_request, h,
                                  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!h->daemon) {
+        pthread_cond_destroy(&h->tcv);
+        pthread_mutex_destroy(&h->smu);
         wk_free(h->routes);
         wk_free(h);
         return wk_diag_set(d, WK_EIO, "http: cannot listen on %s%.100s%s:%u (address in use or "
@@ -689,6 +886,11 @@ wk_err wk_http_start(const wk_http_opts *o, const wk_http_route *routes, size_t 
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? info->port : o->port;
+    h->ticker_on = pthread_create(&h->ticker, NULL, http__ticker, h) == 0;
+    if (!h->ticker_on) {
+        wk_http_stop(h);
+        return wk_diag_set(d, WK_ENOMEM, "http: cannot start the ticker thread");
+    }
     *out = h;
     return WK_OK;
 }
@@ -702,7 +904,16 @@ void wk_http_stop(wk_http *h)
 {
     if (!h)
         return;
+    pthread_mutex_lock(&h->smu);
+    h->stopping = true; /* readers end their streams from now on instead of suspending */
+    http__resume_all(h);
+    pthread_cond_broadcast(&h->tcv);
+    pthread_mutex_unlock(&h->smu);
+    if (h->ticker_on)
+        pthread_join(h->ticker, NULL);
     MHD_stop_daemon(h->daemon);
+    pthread_cond_destroy(&h->tcv);
+    pthread_mutex_destroy(&h->smu);
     wk_free(h->routes);
     wk_free(h);
 }

@@ -73,8 +73,8 @@ wk_err wk_http_start(const wk_http_opts *o, const wk_http_route *routes, size_t 
 /* The bound TCP port (the real one when opts.port was 0). */
 int wk_http_port(const wk_http *h);
 
-/* Stops accepting, waits for running handlers, closes connections and frees h. NULL is
- * allowed. */
+/* Stops accepting, ends every stream, waits for running handlers and the ticker, closes
+ * connections and frees h. NULL is allowed. */
 void wk_http_stop(wk_http *h);
 
 /* ---- the request (valid during the handler call only) ---- */
@@ -112,6 +112,39 @@ wk_err wk_http_resp_json(wk_http_resp *r, int status, const char *json) WK_MUST_
  * strings JSON-escaped. */
 wk_err wk_http_resp_error(wk_http_resp *r, int status, const char *code, const char *message,
                           const char *field) WK_MUST_CHECK;
+
+/* ---- streamed answers (Server-Sent Events) ----
+ *
+ * A handler may answer with a stream instead of a body: the headers (status, content type,
+ * added headers) go out at once, then the body is pulled chunk by chunk (chunked transfer
+ * encoding) until the stream ends.
+ *
+ *   pull(ctx, buf, cap) runs on a pool thread whenever the client can take more and must
+ *   not block: it copies up to cap bytes into buf and returns their count, 0 when it has
+ *   nothing now (the stream then sleeps, holding no thread and polling nothing, until the
+ *   ticker's next round), or -1 to end the stream.
+ *
+ *   tick(tick_ctx) runs on the server's own ticker thread (never a pool thread) every
+ *   WK_HTTP_TICK_MS, once per round for each distinct (tick, tick_ctx) among the open
+ *   streams; it may block briefly (e.g. wait for the main loop) and is where the streams'
+ *   data is produced. After each round every sleeping stream is woken and pulled again.
+ *   tick_ctx must outlive the server (e.g. static); tick may be NULL.
+ *
+ *   done(ctx) is called exactly once when the stream is over for any reason (pull ended
+ *   it, the client went away, the server stops, or the handler failed after setting it),
+ *   never concurrently with pull; ctx may be freed there.
+ *
+ * A client that went away is noticed at the next write or wake-up. wk_http_stop ends every
+ * stream before it returns. */
+#define WK_HTTP_TICK_MS 1000
+typedef long (*wk_http_pull)(void *ctx, char *buf, size_t cap);
+typedef void (*wk_http_done)(void *ctx);
+typedef void (*wk_http_tick)(void *tick_ctx);
+/* Makes the answer a stream (replacing a body). On failure (WK_ENOMEM) done(ctx) has been
+ * called. */
+wk_err wk_http_resp_stream(wk_http_resp *r, const char *content_type, wk_http_pull pull,
+                           wk_http_done done, void *ctx, wk_http_tick tick,
+                           void *tick_ctx) WK_MUST_CHECK;
 
 /* A handler for GET /metrics: wk_metrics_render() as text/plain; version=0.0.4. ctx is
  * unused. */

@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "api/http.h"
 #include "core/mem.h"
@@ -557,13 +561,151 @@ static void test_ipv6_and_stop(void **state)
     }
 }
 
+/* ---- streams ---- */
+
+static pthread_mutex_t st_mu = PTHREAD_MUTEX_INITIALIZER;
+static int st_produced;   /* items made by the ticks */
+static int st_ticks;
+static int st_dones;      /* done() calls */
+
+static void st_tick(void *ctx)
+{
+    (void)ctx;
+    pthread_mutex_lock(&st_mu);
+    st_produced++;
+    st_ticks++;
+    pthread_mutex_unlock(&st_mu);
+}
+
+typedef struct st_state {
+    int next;  /* the next item to send */
+    int limit; /* end after this many; 0 = never */
+    int sent;
+} st_state;
+
+static long st_pull(void *ctx, char *buf, size_t cap)
+{
+    st_state *s = ctx;
+    pthread_mutex_lock(&st_mu);
+    int avail = st_produced;
+    pthread_mutex_unlock(&st_mu);
+    if (s->limit && s->sent == s->limit)
+        return -1;
+    if (s->next >= avail)
+        return 0; /* sleeps until the ticker's next round */
+    int n = snprintf(buf, cap, "data: item %d\n\n", s->sent);
+    s->next++;
+    s->sent++;
+    return n;
+}
+
+static void st_done(void *ctx)
+{
+    wk_free(ctx);
+    pthread_mutex_lock(&st_mu);
+    st_dones++;
+    pthread_mutex_unlock(&st_mu);
+}
+
+static int h_stream(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    st_state *s = wk_calloc(1, sizeof *s);
+    if (!s)
+        return 1;
+    s->limit = (int)(intptr_t)ctx;
+    pthread_mutex_lock(&st_mu);
+    s->next = st_produced;
+    pthread_mutex_unlock(&st_mu);
+    if (wk_http_resp_header(resp, "X-Stream", "yes"))
+        return 1;
+    return wk_http_resp_stream(resp, "text/event-stream", st_pull, st_done, s, st_tick, NULL) ? 1 : 0;
+}
+
+static int h_stream_fail(wk_http_req *req, wk_http_resp *resp, void *ctx)
+{
+    st_state *s = wk_calloc(1, sizeof *s);
+    if (!s || wk_http_resp_stream(resp, "text/event-stream", st_pull, st_done, s, st_tick, NULL))
+        return 1;
+    return 1; /* fails after setting a stream: done() must still run, and a 500 go out */
+}
+
+static void test_stream(void **state)
+{
+    (void)state;
+    wk_http_opts o = wk_http_opts_default();
+    o.port = 0;
+    o.threads = 2;
+    wk_http *h = NULL;
+    wk_diag d = {{0}};
+    wk_http_route rs[] = {{"GET", "/three", h_stream, (void *)(intptr_t)3, 0, NULL},
+                          {"GET", "/endless", h_stream, NULL, 0, NULL},
+                          {"GET", "/fail", h_stream_fail, NULL, 0, NULL}};
+    assert_int_equal(wk_http_start(&o, rs, 3, &h, &d), WK_OK);
+    int saved = port;
+    port = wk_http_port(h);
+
+    /* three items, one per tick: the body arrives over ~3 ticks, then the stream ends */
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    reply *r = calloc(1, sizeof *r);
+    get(r, "/three");
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "data: item 0\n\ndata: item 1\n\ndata: item 2\n\n");
+    assert_non_null(strstr(r->headers, "Content-Type: text/event-stream"));
+    assert_non_null(strstr(r->headers, "X-Stream: yes"));
+    assert_non_null(strstr(r->headers, "Cache-Control: no-cache"));
+    assert_true(secs > 1.5 && secs < 10);
+    pthread_mutex_lock(&st_mu);
+    assert_int_equal(st_dones, 1);
+    pthread_mutex_unlock(&st_mu);
+
+    /* a handler that fails after setting a stream: 500, and done() ran */
+    get(r, "/fail");
+    assert_int_equal(r->status, 500);
+    pthread_mutex_lock(&st_mu);
+    assert_int_equal(st_dones, 2);
+    pthread_mutex_unlock(&st_mu);
+
+    /* endless streams while the server stops: stop ends them all and returns promptly */
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+        const char *rq = "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_int_equal(write(fds[i], rq, strlen(rq)), (ssize_t)strlen(rq));
+        char buf[512];
+        assert_true(read(fds[i], buf, sizeof buf) > 0); /* the headers */
+    }
+    /* one client goes away: noticed at the next write, done() runs */
+    close(fds[2]);
+    struct timespec w = {2, 500000000};
+    nanosleep(&w, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    wk_http_stop(h);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    assert_true(secs < 3);
+    pthread_mutex_lock(&st_mu);
+    assert_int_equal(st_dones, 5);
+    assert_true(st_ticks >= 3);
+    pthread_mutex_unlock(&st_mu);
+    for (int i = 0; i < 2; i++)
+        close(fds[i]);
+    free(r);
+    port = saved;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routing),       cmocka_unit_test(test_query_and_headers),
         cmocka_unit_test(test_bodies),        cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_concurrent_clients), cmocka_unit_test(test_start_errors),
-        cmocka_unit_test(test_ipv6_and_stop),
+        cmocka_unit_test(test_ipv6_and_stop), cmocka_unit_test(test_stream),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }

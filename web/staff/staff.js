@@ -1,10 +1,12 @@
-// staff.js - the property console: login, a dashboard that polls the API every 3 s
-// (meters online/offline/tripped, low balances, prepaid money held, recent events), the
+// staff.js - the property console: login, a live dashboard (meters online/offline/tripped,
+// low balances, today's collections, arrears rate, prepaid money held, recent events) fed by
+// Server-Sent Events from /api/v1/events/stream, polling /api/v1/reports/dashboard when the
+// stream cannot be had, the
 // community -> building -> unit -> meter tree with search, the meter page with its
 // account, commands and latency, the relay command with a mandatory reason, and the audit
 // log for company admins. Everything comes from /api/v1; nothing is cached across logins.
 import * as api from '/assets/api.js';
-import { t, apply, toggle } from '/assets/i18n.js';
+import { t, apply, toggle, add } from '/assets/i18n.js';
 import moduleNames from '/staff/modules.js';
 
 const $ = (id) => document.getElementById(id);
@@ -51,7 +53,7 @@ function loginError(e) {
 
 async function start() {
   apply();
-  $('lang').addEventListener('click', () => toggle(() => { if (user) { refresh(); show(activeTab()); } }));
+  $('lang').addEventListener('click', () => toggle(() => { if (user) { drawDashboard(); show(activeTab()); } }));
   $('logout').addEventListener('click', async () => { await api.logout().catch(() => {}); location.reload(); });
   $('login-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -85,29 +87,101 @@ async function enter() {
   $('audit-tab').classList.toggle('hidden', user.role !== 'admin');
   await loadModules();
   show('dashboard');
-  refresh();
-  timer = setInterval(refresh, 3000);
+  startDashboard();
 }
 
-// ---- dashboard (polling: every 3 s) ----
+// ---- dashboard: live over Server-Sent Events, polling as the fallback ----
+add({
+  en: {
+    reports_dash_low: 'Low balance (≤ warning level)', reports_dash_collections: "Today's collections",
+    reports_dash_arrears: 'Arrears rate', reports_dash_live: 'live', reports_dash_polling: 'polling every 5 s',
+    reports_dash_reconnecting: 'reconnecting…', reports_dash_of: 'of',
+  },
+  zh: {
+    reports_dash_low: '余额不足（≤ 预警线）', reports_dash_collections: '今日收款',
+    reports_dash_arrears: '欠费率', reports_dash_live: '实时', reports_dash_polling: '每 5 秒刷新',
+    reports_dash_reconnecting: '正在重连…', reports_dash_of: '/',
+  },
+});
+let dash = null;             // the last dashboard numbers
+const recent = new Map();    // event id -> event (the newest 10 are shown)
+let stream = null, mode = '', streamErrors = 0;
+
+// "0.1250" -> "12.50%" without floating point
+function percent(rate) {
+  const [i, f] = rate.split('.');
+  const whole = Number(i) * 100 + Number(f.slice(0, 2));
+  return `${whole}.${f.slice(2).padEnd(2, '0')}%`;
+}
+
+function setMode(m) {
+  mode = m;
+  $('s-mode').textContent = t('reports_dash_' + m);
+  $('s-mode').className = 'badge ' + (m === 'live' ? 'ok' : 'warn');
+}
+
+function drawDashboard() {
+  if (dash) {
+    $('s-meters').textContent = dash.meters;
+    $('s-online').textContent = dash.online;
+    $('s-offline').textContent = dash.offline;
+    $('s-tripped').textContent = dash.tripped;
+    $('s-low').textContent = dash.low_balance;
+    $('s-liability').textContent = '¥' + api.yuan(dash.liability_fen);
+    $('s-collections').textContent = '¥' + api.yuan(dash.collections_today_fen);
+    $('s-arrears').textContent = percent(dash.arrears_rate);
+    $('s-arrears-n').textContent = `${dash.arrears_accounts} ${t('reports_dash_of')} ${dash.open_accounts}`;
+  }
+  const evs = [...recent.values()].sort((a, b) => b.id - a.id).slice(0, 10);
+  $('events').replaceChildren(...evs.map((e) =>
+    api.el('tr', { 'data-event': e.id }, api.el('td', {}, api.cst(e.time_ms)), api.el('td', {}, e.kind),
+      api.el('td', { class: 'mono' }, e.detail))));
+  if (mode) setMode(mode);
+}
+
+function addEvent(e) {
+  recent.set(e.id, e);
+  if (recent.size > 50) recent.delete(Math.min(...recent.keys()));
+}
+
+function touched() { $('s-updated').textContent = new Date().toLocaleTimeString(); }
+
+// One GET of the dashboard (the fallback, and the first paint).
 async function refresh() {
   try {
-    const [meters, accounts, events] = await Promise.all([
-      api.all('/api/v1/meters'), api.all('/api/v1/accounts?status=open'), api.get('/api/v1/events?limit=10'),
-    ]);
-    $('s-meters').textContent = meters.length;
-    $('s-online').textContent = meters.filter((m) => m.online).length;
-    $('s-offline').textContent = meters.filter((m) => !m.online).length;
-    $('s-tripped').textContent = meters.filter((m) => m.relay === 'tripped').length;
-    $('s-low').textContent = accounts.filter((a) => a.balance_fen < 1000).length;
-    $('s-liability').textContent = '¥' + api.yuan(accounts.reduce((s, a) => s + Math.max(a.balance_fen, 0), 0));
-    $('s-updated').textContent = new Date().toLocaleTimeString();
-    $('events').replaceChildren(...events.items.map((e) =>
-      api.el('tr', {}, api.el('td', {}, api.cst(e.time_ms)), api.el('td', {}, e.kind),
-        api.el('td', { class: 'mono' }, e.detail))));
+    const d = await api.get('/api/v1/reports/dashboard');
+    dash = d;
+    for (const e of d.recent_events) addEvent(e);
+    touched();
   } catch (e) {
     if (e.status === 401) { clearInterval(timer); location.reload(); }
   }
+  drawDashboard();
+}
+
+function poll() {
+  if (stream) { stream.close(); stream = null; }
+  if (timer) return;
+  setMode('polling');
+  timer = setInterval(refresh, 5000);
+}
+
+function startDashboard() {
+  refresh();
+  if (!window.EventSource) { poll(); return; }
+  stream = new EventSource('/api/v1/events/stream');
+  stream.addEventListener('open', () => { streamErrors = 0; setMode('live'); touched(); });
+  stream.addEventListener('dashboard', (ev) => { dash = JSON.parse(ev.data); streamErrors = 0; touched(); drawDashboard(); });
+  stream.addEventListener('event', (ev) => { addEvent(JSON.parse(ev.data)); touched(); drawDashboard(); });
+  stream.addEventListener('end', () => { stream.close(); location.reload(); }); // the session ended
+  stream.addEventListener('error', () => {
+    // the browser reconnects by itself (resuming with Last-Event-ID); an answer that is no
+    // stream (401, 503 ...) closes it for good: then poll
+    if (!stream || stream.readyState === EventSource.CLOSED || ++streamErrors > 3) poll();
+    else setMode('reconnecting');
+  });
+  // a live stream pushes every change: while it is open the numbers are current
+  setInterval(() => { if (stream && stream.readyState === EventSource.OPEN) touched(); }, 1000);
 }
 
 // ---- tree ----
