@@ -73,6 +73,9 @@ struct json_t *wk_serve_http_json_body(wk_http_req *req, wk_http_resp *resp, int
  * wk_serve_http_start; NULL = payments off; borrowed) and the route handlers. */
 struct wk_pay_channels;
 void wk_serve_pay_set(struct wk_pay_channels *p);
+/* The channels set by wk_serve_pay_set (NULL = payments off), for other route modules that
+ * create orders (serve_web_resident.c). Borrowed; immutable while the server runs. */
+struct wk_pay_channels *wk_serve_pay_channels(void);
 int wk_serve_pay_wechat_notify(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_alipay_notify(wk_http_req *req, wk_http_resp *resp, void *ctx);
 int wk_serve_pay_orders_create(wk_http_req *req, wk_http_resp *resp, void *ctx);

@@ -40,6 +40,11 @@ void wk_serve_pay_set(wk_pay_channels *p)
     g_pay = p;
 }
 
+wk_pay_channels *wk_serve_pay_channels(void)
+{
+    return g_pay;
+}
+
 typedef struct pay_call {
     wk_pay_payment p;
     bool duplicate;
