@@ -268,7 +268,7 @@ static void res__op_order(wk_web_call *c, const wk_serve_env *env)
         size_t len = 0;
         const char *t = wk_stmt_text(s, 0, &len);
         if (t && len == 32)
-            memcpy(tid, t, 33 > len ? len : 32);
+            memcpy(tid, t, 32); /* tid[32] stays NUL */
     }
     wk_stmt_reset(s);
     if (e) {
