@@ -5,11 +5,13 @@
 // to "credited", the wallet moved by exactly 5000 fen (SQLite), and the status flips to
 // power on once the simulated meter confirmed the close. The new top-up's receipt verifies
 // in the page and a tampered copy fails. Notification settings: a wrong number is refused
-// naming the field, a right one is listed, then deleted.
+// naming the field, a right one is listed, then deleted. The pay link is also shown as a QR
+// code (decoded with zbarimg when zbar-tools is installed).
 // Screenshots: SHOTS/resident-topup-*.png.
 // usage: node 60_resident.mjs BASE_URL SHOTS_DIR ; env PW, WK_TEST_DB, WK_PAYSIM. Exit 0 = passed.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [base, shots] = process.argv.slice(2);
@@ -78,6 +80,16 @@ try {
     sql(`select amount_fen||' '||state from pay_order where out_trade_no='${no.replace(/[^A-Za-z0-9]/g, '')}'`) === '5000 created',
     'one order of 5000 fen for the own account');
   check(await res.getAttribute('#topup-state', 'data-state') === 'created', 'waiting for the payment');
+  check(await res.$$eval('#topup-qr svg path', (p) => p.length === 1 && p[0].getAttribute('d').length > 100),
+    'the payment code is shown as a QR code');
+  if (existsSync('/usr/bin/zbarimg')) { // optional: decode the QR code as a phone would
+    const png = join(shots, '.qr-check.png');
+    await res.locator('#topup-qr svg').screenshot({ path: png });
+    let got = '';
+    try { got = execFileSync('zbarimg', ['-q', '--raw', png], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { got = ''; }
+    rmSync(png, { force: true });
+    check(got === href, `the QR code decodes to the pay link (${got})`);
+  }
   await res.screenshot({ path: join(shots, 'resident-topup-order.png'), fullPage: true });
   const [pay] = await Promise.all([ctx.waitForEvent('page'), res.click('#topup-link')]);
   await pay.waitForLoadState();

@@ -9,6 +9,7 @@
 import * as api from '/assets/api.js';
 import { t, add, apply, toggle } from '/assets/i18n.js';
 import { verifyReceipt } from '/assets/verify.js';
+import { qrSvg } from '/resident/qr.js';
 
 add({
   en: {
@@ -245,6 +246,8 @@ async function createOrder() {
     $('topup-amount').textContent = o.amount;
     $('topup-link').href = o.pay_url;
     $('topup-code').textContent = o.code_url || o.qr_code || '';
+    const qr = qrSvg(o.code_url || o.qr_code || '', 200); // to scan from a computer's screen
+    $('topup-qr').replaceChildren(...(qr ? [qr] : []));
     $('topup-order').classList.remove('hidden');
     showState(o.state);
     pollOrder(o.order_no);
@@ -260,6 +263,7 @@ function showState(state) {
   $('topup-state').dataset.state = state;
   $('topup-state').className = state === 'credited' ? 'ok' : state === 'created' || state === 'paid' ? '' : 'bad';
   $('topup-link').classList.toggle('hidden', state !== 'created'); // nothing left to pay
+  $('topup-qr').classList.toggle('hidden', state !== 'created');
 }
 
 // Polls the order (every 1.5 s, for up to 15 min) until it is credited or over; then the
