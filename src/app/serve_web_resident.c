@@ -582,6 +582,19 @@ static int res__usage(wk_http_req *req, wk_http_resp *resp, void *ctx)
 
 /* ---- notification contacts ---- */
 
+/* The events a resident can choose (the resident kinds of the notification layer). */
+static const wk_notify_kind res_kinds[] = {WK_NK_WARN1, WK_NK_WARN2, WK_NK_TRIP, WK_NK_CLOSE, WK_NK_CREDIT};
+#define RES_NKINDS (sizeof res_kinds / sizeof res_kinds[0])
+
+static json_t *res__events_json(uint32_t off)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < RES_NKINDS; i++)
+        if (!(off >> res_kinds[i] & 1u))
+            json_array_append_new(a, json_string(wk_notify_kind_name(res_kinds[i])));
+    return a;
+}
+
 static json_t *res__contact_json(wk_stmt *s)
 {
     size_t l1 = 0, l2 = 0, l3 = 0;
@@ -596,11 +609,12 @@ static json_t *res__contact_json(wk_stmt *s)
     if (o) {
         json_object_set_new(o, "quiet_from", qf == qt ? json_null() : json_string(f));
         json_object_set_new(o, "quiet_to", qf == qt ? json_null() : json_string(t));
+        json_object_set_new(o, "events", res__events_json((uint32_t)wk_stmt_i64(s, 6)));
     }
     return o;
 }
 
-#define RES_CONTACT_COLS "id, channel, address, lang, quiet_from_min, quiet_to_min"
+#define RES_CONTACT_COLS "id, channel, address, lang, quiet_from_min, quiet_to_min, events_off"
 
 /* The account's enabled contacts as {"items": [...]} into c->body; or one (id > 0). */
 static void res__contacts_answer(wk_web_call *c, const wk_serve_env *env, int64_t id)
@@ -703,9 +717,10 @@ static void res__op_contact_put(wk_web_call *c, const wk_serve_env *env)
         return;
     }
     char after[WK_NOTIFY_ADDRESS_MAX + 160];
-    json_t *a = json_pack("{s:s, s:s, s:s, s:i, s:i}", "channel", wk_notify_channel_name(r->ct.channel), "address",
-                          r->address, "language", wk_notify_lang_name(r->ct.lang), "quiet_from_min",
-                          (int)r->ct.quiet_from_min, "quiet_to_min", (int)r->ct.quiet_to_min);
+    json_t *a = json_pack("{s:s, s:s, s:s, s:i, s:i, s:o}", "channel", wk_notify_channel_name(r->ct.channel),
+                          "address", r->address, "language", wk_notify_lang_name(r->ct.lang), "quiet_from_min",
+                          (int)r->ct.quiet_from_min, "quiet_to_min", (int)r->ct.quiet_to_min, "events",
+                          res__events_json(r->ct.events_off));
     size_t al = a ? json_dumpb(a, after, sizeof after - 1, JSON_COMPACT | JSON_SORT_KEYS) : 0;
     json_decref(a);
     after[al < sizeof after ? al : 0] = '\0';
@@ -814,8 +829,9 @@ static const char *res__address(wk_notify_channel ch, const char *v, char *out, 
 
 /* POST /api/v1/me/contacts {"channel": "email"|"sms"|"webhook"|"wechat", "address",
  * "language": "en"|"zh-CN" (default zh-CN), "quiet_from", "quiet_to": "HH:MM" (both or
- * neither)}: adds a contact (201), or updates the one with the same channel and address
- * (200). Audited. */
+ * neither), "events": ["warn1", "warn2", "trip", "close", "credit"] (a non-empty subset;
+ * default all)}: adds a contact (201), or updates the one with the same channel and
+ * address (200). Audited. */
 static int res__contact_put(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
     (void)ctx;
@@ -826,7 +842,7 @@ static int res__contact_put(wk_http_req *req, wk_http_resp *resp, void *ctx)
     json_t *j = wk_web_json_body(req, resp, &rc);
     if (!j)
         return rc;
-    static const char *const keys[] = {"channel", "address", "language", "quiet_from", "quiet_to", NULL};
+    static const char *const keys[] = {"channel", "address", "language", "quiet_from", "quiet_to", "events", NULL};
     const char *ch, *addr, *lang = "zh-CN", *why;
     json_t *qf = json_object_get(j, "quiet_from"), *qt = json_object_get(j, "quiet_to");
     if (!wk_web_only(j, keys, resp, &rc) || !(ch = wk_web_str(j, "channel", 16, resp, &rc)))
@@ -858,6 +874,29 @@ static int res__contact_put(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (qt && (!json_is_string(qt) || !res__hhmm(json_string_value(qt), &r.ct.quiet_to_min))) {
         rc = wk_web_err(resp, 400, "invalid", "expected HH:MM", "quiet_to");
         goto done;
+    }
+    json_t *ev = json_object_get(j, "events");
+    if (ev) { /* the events wanted: a non-empty subset of the resident kinds; absent = all */
+        uint32_t want = 0;
+        bool ok = json_is_array(ev) && json_array_size(ev) > 0 && json_array_size(ev) <= RES_NKINDS;
+        for (size_t i = 0; ok && i < json_array_size(ev); i++) {
+            const char *name = json_string_value(json_array_get(ev, i));
+            bool known = false;
+            for (size_t k = 0; name && k < RES_NKINDS; k++)
+                if (!strcmp(name, wk_notify_kind_name(res_kinds[k]))) {
+                    known = !(want >> res_kinds[k] & 1u);
+                    want |= 1u << res_kinds[k];
+                }
+            ok = known;
+        }
+        if (!ok) {
+            rc = wk_web_err(resp, 400, "invalid",
+                            "expected a non-empty list of distinct events: warn1, warn2, trip, close, credit", "events");
+            goto done;
+        }
+        for (size_t k = 0; k < RES_NKINDS; k++)
+            if (!(want >> res_kinds[k] & 1u))
+                r.ct.events_off |= 1u << res_kinds[k];
     }
     c.op = res__op_contact_put;
     c.arg = &r;

@@ -220,19 +220,20 @@ wk_err wk_notify_contact_put(wk_store *st, const wk_notify_contact *c, int64_t *
     if (*id) {
         if ((e = wk_store_prepare(st,
                                   "UPDATE notify_contact SET enabled = 1, lang = ?, quiet_from_min = ?,"
-                                  " quiet_to_min = ? WHERE id = ?",
+                                  " quiet_to_min = ?, events_off = ? WHERE id = ?",
                                   &s, d)))
             return e;
         if (!(e = ob__bind_text(s, 1, wk_notify_lang_name(c->lang))) &&
             !(e = wk_stmt_bind_i64(s, 2, c->quiet_from_min)) &&
-            !(e = wk_stmt_bind_i64(s, 3, c->quiet_to_min)) && !(e = wk_stmt_bind_i64(s, 4, *id)))
+            !(e = wk_stmt_bind_i64(s, 3, c->quiet_to_min)) && !(e = wk_stmt_bind_i64(s, 4, c->events_off)) &&
+            !(e = wk_stmt_bind_i64(s, 5, *id)))
             e = wk_stmt_step(s, &row, d);
         wk_stmt_reset(s);
         return e;
     }
     if ((e = wk_store_prepare(st,
                               "INSERT INTO notify_contact (account_id, community_id, channel, address,"
-                              " lang, quiet_from_min, quiet_to_min) VALUES (?, 0, ?, ?, ?, ?, ?)"
+                              " lang, quiet_from_min, quiet_to_min, events_off) VALUES (?, 0, ?, ?, ?, ?, ?, ?)"
                               " RETURNING id",
                               &s, d)))
         return e;
@@ -241,7 +242,8 @@ wk_err wk_notify_contact_put(wk_store *st, const wk_notify_contact *c, int64_t *
         !(e = ob__bind_text(s, 3, c->address)) &&
         !(e = ob__bind_text(s, 4, wk_notify_lang_name(c->lang))) &&
         !(e = wk_stmt_bind_i64(s, 5, c->quiet_from_min)) &&
-        !(e = wk_stmt_bind_i64(s, 6, c->quiet_to_min)) && !(e = wk_stmt_step(s, &row, d)) && row)
+        !(e = wk_stmt_bind_i64(s, 6, c->quiet_to_min)) && !(e = wk_stmt_bind_i64(s, 7, c->events_off)) &&
+        !(e = wk_stmt_step(s, &row, d)) && row)
         *id = wk_stmt_i64(s, 0);
     wk_stmt_reset(s);
     if (!e && !*id)
@@ -362,22 +364,23 @@ typedef struct ob_contact {
 
 #define OB_CONTACTS_MAX 64 /* contacts of one account or community that one event reaches */
 
-static wk_err ob__contacts(wk_store *st, bool staff, int64_t owner, ob_contact *out, size_t *n,
-                           wk_diag *d)
+/* The enabled contacts of owner that want events of kind. */
+static wk_err ob__contacts(wk_store *st, bool staff, int64_t owner, wk_notify_kind kind, ob_contact *out,
+                           size_t *n, wk_diag *d)
 {
     wk_stmt *s;
     *n = 0;
     wk_err e = wk_store_prepare(
         st,
         staff ? "SELECT id, channel, lang, quiet_from_min, quiet_to_min, address FROM notify_contact"
-                " WHERE community_id = ? AND enabled = 1 ORDER BY id"
+                " WHERE community_id = ? AND enabled = 1 AND ((events_off >> ?) & 1) = 0 ORDER BY id"
               : "SELECT id, channel, lang, quiet_from_min, quiet_to_min, address FROM notify_contact"
-                " WHERE account_id = ? AND enabled = 1 ORDER BY id",
+                " WHERE account_id = ? AND enabled = 1 AND ((events_off >> ?) & 1) = 0 ORDER BY id",
         &s, d);
     if (e)
         return e;
     bool row = false;
-    if ((e = wk_stmt_bind_i64(s, 1, owner)))
+    if ((e = wk_stmt_bind_i64(s, 1, owner)) || (e = wk_stmt_bind_i64(s, 2, (int64_t)kind)))
         goto done;
     while (*n < OB_CONTACTS_MAX && !(e = wk_stmt_step(s, &row, d)) && row) {
         ob_contact *c = &out[*n];
@@ -415,7 +418,7 @@ static wk_err ob__fanout_event(wk_store *st, const wk_notify_opts *o,
         return WK_OK;
     ob_contact contacts[OB_CONTACTS_MAX];
     size_t nc;
-    if ((e = ob__contacts(st, staff, owner, contacts, &nc, d)))
+    if ((e = ob__contacts(st, staff, owner, kind, contacts, &nc, d)))
         return e;
     /* the event's values */
     char balance[32] = "", amount[32] = "", level[8] = "", reason[200] = "", tmp[64], time[40];

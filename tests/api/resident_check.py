@@ -301,6 +301,13 @@ r = req("POST", "/api/v1/me/contacts", {"channel": "webhook", "address": "https:
                                          "language": "en"}, R102)
 check(r.status == 201, f"res-102 adds a webhook contact: {r.status} {r.raw[:200]}")
 hook_id = (r.json or {}).get("id")
+check(r.json and r.json["events"] == ["warn1", "warn2", "trip", "close", "credit"], "every event by default")
+r = req("POST", "/api/v1/me/contacts", {"channel": "email", "address": "li.na@example.com", "language": "zh-CN",
+                                         "events": ["warn2", "warn1"]}, R102)
+check(r.status == 201 and r.json["events"] == ["warn1", "warn2"], f"a contact for warnings only: {r.raw[:200]}")
+warn_id = (r.json or {}).get("id")
+check(db("select events_off from notify_contact where id=?", warn_id) == [(1 << 2 | 1 << 3 | 1 << 4,)],
+      "stored as the kinds not wanted (trip, close, credit)")
 credits0 = wallet(A102)[0]
 orders = []
 for i in range(2):  # a double click: two orders, one paid
@@ -352,6 +359,8 @@ r = req("GET", "/api/v1/me/summary", s=R102)
 check(r.json["relay"] == "closed" and r.json["balance_fen"] > 0, f"summary shows power on: {r.raw[:200]}")
 check(wait(lambda: db("select count(*) from notification where contact_id=? and kind='credit'", hook_id)[0][0] == 1, 20),
       "the notification worker made a credit message for the new contact")
+check(db("select count(*) from notification where contact_id=? and kind='credit'", warn_id)[0][0] == 0,
+      "and none for the contact that wants warnings only")
 
 # alipay: the order and its QR code (paysim serve confirms WeChat only, docs/payments.md)
 r = req("POST", "/api/v1/me/topups", {"amount_fen": 2000, "channel": "alipay"}, R102)
@@ -406,7 +415,12 @@ for body, field in (({"channel": "email", "address": "no-at-sign"}, "address"),
                      "quiet_from"),
                     ({"channel": "email", "address": "a@example.com", "quiet_from": "22:00", "quiet_to": "7:00"},
                      "quiet_to"),
-                    ({"channel": "email", "address": "a@example.com", "account_id": A102}, "account_id")):
+                    ({"channel": "email", "address": "a@example.com", "account_id": A102}, "account_id"),
+                    ({"channel": "email", "address": "a@example.com", "events": []}, "events"),
+                    ({"channel": "email", "address": "a@example.com", "events": "credit"}, "events"),
+                    ({"channel": "email", "address": "a@example.com", "events": ["offline"]}, "events"),
+                    ({"channel": "email", "address": "a@example.com", "events": ["credit", "credit"]}, "events"),
+                    ({"channel": "email", "address": "a@example.com", "events": ["credit", 7]}, "events")):
     before = snapshot()
     r = req("POST", "/api/v1/me/contacts", body, R101)
     check(err(r, 400, field), f"{body} is 400 naming {field}: {r.raw[:160]}")
@@ -422,8 +436,15 @@ r = req("POST", "/api/v1/me/contacts", {"channel": "email", "address": "wang.wei
                                          "quiet_from": "22:30", "quiet_to": "07:00"}, R101)
 check(r.status == 200 and r.json["id"] == em and r.json["language"] == "en" and r.json["quiet_from"] == "22:30" and
       r.json["quiet_to"] == "07:00", f"the same address again updates it: {r.raw[:200]}")
-check(db("select lang, quiet_from_min, quiet_to_min, enabled from notify_contact where id=?", em) == [("en", 1350, 420, 1)],
-      "stored as the worker reads it")
+check(db("select lang, quiet_from_min, quiet_to_min, enabled, events_off from notify_contact where id=?", em)
+      == [("en", 1350, 420, 1, 0)], "stored as the worker reads it")
+r = req("POST", "/api/v1/me/contacts", {"channel": "email", "address": "wang.wei@example.com", "language": "en",
+                                         "quiet_from": "22:30", "quiet_to": "07:00", "events": ["credit"]}, R101)
+check(r.status == 200 and r.json["events"] == ["credit"] and
+      db("select events_off from notify_contact where id=?", em) == [(0b01111,)], f"events updated: {r.raw[:200]}")
+r = req("POST", "/api/v1/me/contacts", {"channel": "email", "address": "wang.wei@example.com", "language": "en",
+                                         "quiet_from": "22:30", "quiet_to": "07:00"}, R101)
+check(r.status == 200 and len(r.json["events"]) == 5, "without events: all again")
 r = req("POST", "/api/v1/me/contacts", {"channel": "sms", "address": "13812345678"}, R101)
 check(r.status == 201 and r.json["address"] == "+8613812345678", f"a mobile number gets +86: {r.raw[:200]}")
 sms = r.json["id"]
@@ -435,7 +456,7 @@ check(r.status == 200 and [c["id"] for c in r.json["items"]] == [em, sms, wx], f
 check(db("select account_id from notify_contact where id in (?,?,?)", em, sms, wx) == [(A101,)] * 3,
       "all on res-101's account")
 r = req("GET", "/api/v1/me/contacts", s=R102)
-check(r.status == 200 and [c["id"] for c in r.json["items"]] == [hook_id] and b"wang.wei" not in r.raw,
+check(r.status == 200 and [c["id"] for c in r.json["items"]] == [hook_id, warn_id] and b"wang.wei" not in r.raw,
       "res-102 sees only their own")
 before = snapshot()
 for who in ("res-102", "res-h11"):
@@ -454,7 +475,8 @@ check(err(req("POST", f"/api/v1/me/contacts/{sms}/delete", {}, R101), 404), "del
 r = req("POST", "/api/v1/me/contacts", {"channel": "sms", "address": "+8613812345678"}, R101)
 check(r.status == 200 and r.json["id"] == sms, "adding it again enables the same row")
 acts = [a for (a,) in db("select action from audit where login='res-101' order by id")][audit0:]
-check(acts == ["contact_add", "contact_update", "contact_add", "contact_add", "contact_delete", "contact_update"],
+check(acts == ["contact_add", "contact_update", "contact_update", "contact_update", "contact_add", "contact_add",
+               "contact_delete", "contact_update"],
       f"audited: {acts}")
 for who in ("res-102", "res-h11"):  # sweep: every contact id of another resident
     for (cid,) in db("select id from notify_contact where account_id != ?", S[who]["account_id"]):

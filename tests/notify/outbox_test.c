@@ -202,6 +202,19 @@ static void test_contact_put_disable(void **state)
     event(f, now, "credit", 0, 1, "account=1 amount_fen=2000 leaf=4");
     assert_int_equal(fanout(f, now), 1);
     assert_int_equal(q1(f->st, "SELECT count(*) FROM notification WHERE kind = 'credit'"), 1);
+    /* a contact that does not want receipts gets the warnings only */
+    wk_notify_contact w = {.account_id = 1, .channel = WK_NC_SMS, .address = "+8613800000001", .lang = WK_NL_ZH,
+                           .events_off = 1u << WK_NK_CREDIT};
+    assert_int_equal(wk_store_begin(f->st, &d), WK_OK);
+    assert_int_equal(wk_notify_contact_put(f->st, &w, &id2, &created, &d), WK_OK);
+    assert_int_equal(wk_store_commit(f->st, &d), WK_OK);
+    event(f, now, "credit", 0, 1, "account=1 amount_fen=1000 leaf=5");
+    event(f, now, "warn1", 1, 1, "account=1 level=1 balance_fen=40 days_left=-1 why=\"x\"");
+    assert_int_equal(fanout(f, now), 2);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT group_concat(kind) FROM notification WHERE contact_id = %lld", (long long)id2);
+    char b[64];
+    assert_string_equal(qs(f->st, sql, b, sizeof b), "warn1");
 }
 
 static void test_fanout_routing(void **state)

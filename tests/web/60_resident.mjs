@@ -146,11 +146,14 @@ try {
     await res.$eval('#contact-address', (e) => e.classList.contains('invalid')), 'a wrong number is refused naming the field');
   await res.fill('#contact-address', '13812345678');
   await res.selectOption('#contact-language', 'en');
+  await res.uncheck('#contact-events input[value=credit]'); // receipts by e-mail only, say
   await res.click('#contact-form button[type=submit]');
   await res.waitForSelector('#contacts li[data-channel=sms]');
   check((await res.textContent('#contacts')).includes('+8613812345678'), 'the number is listed with +86');
-  check(sql(`select count(*) from notify_contact where account_id=${account} and channel='sms' and address='+8613812345678' and enabled=1 and lang='en'`) === '1',
-    'stored for the notification worker');
+  check(sql(`select count(*) from notify_contact where account_id=${account} and channel='sms' and address='+8613812345678' and enabled=1 and lang='en' and events_off=16`) === '1',
+    'stored for the notification worker (without receipts)');
+  check((await res.textContent('#contacts li[data-channel=sms]')).includes('Power cut') &&
+    !(await res.textContent('#contacts li[data-channel=sms]')).includes('receipts'), 'the chosen events are listed');
   await res.screenshot({ path: join(shots, 'resident-topup-contacts.png'), fullPage: true });
   await res.click('#contacts li[data-channel=sms] button.delete');
   await res.waitForFunction(() => !document.querySelector('#contacts li[data-channel=sms]'));

@@ -24,7 +24,9 @@ add({
     res_channel: 'Channel', res_language: 'Language', res_address: 'Address', res_quiet_from: 'Quiet from',
     res_quiet_to: 'Quiet until', res_save: 'Save', res_delete: 'Delete', res_saved: 'Saved',
     res_ch_sms: 'SMS (+86 mobile)', res_ch_email: 'E-mail', res_ch_wechat: 'WeChat (openid)', res_ch_webhook: 'Webhook (https URL)',
-    res_quiet: 'quiet', res_power_back: 'The power is back on',
+    res_quiet: 'quiet', res_power_back: 'The power is back on', res_events: 'Send me',
+    res_ev_warn1: 'Low balance', res_ev_warn2: 'Very low balance', res_ev_trip: 'Power cut',
+    res_ev_close: 'Power restored', res_ev_credit: 'Top-up receipts',
   },
   zh: {
     res_topup_title: '充值', res_wechat: '微信支付', res_alipay: '支付宝', res_topup_go: '去支付',
@@ -38,7 +40,9 @@ add({
     res_channel: '方式', res_language: '语言', res_address: '地址/号码', res_quiet_from: '免打扰开始',
     res_quiet_to: '免打扰结束', res_save: '保存', res_delete: '删除', res_saved: '已保存',
     res_ch_sms: '短信（+86 手机号）', res_ch_email: '电子邮件', res_ch_wechat: '微信（openid）', res_ch_webhook: 'Webhook（https 地址）',
-    res_quiet: '免打扰', res_power_back: '已恢复供电',
+    res_quiet: '免打扰', res_power_back: '已恢复供电', res_events: '通知内容',
+    res_ev_warn1: '余额不足提醒', res_ev_warn2: '余额即将用完', res_ev_trip: '停电通知',
+    res_ev_close: '恢复供电', res_ev_credit: '充值到账',
   },
 });
 
@@ -305,7 +309,8 @@ function drawContacts() {
     api.el('span', { class: 'what' }, api.el('strong', {}, t('res_ch_' + c.channel).replace(/[（(].*$/, '')), ' ',
       api.el('span', { class: 'mono' }, c.address), ' ',
       api.el('span', { class: 'muted small' }, c.language === 'en' ? 'English' : '中文',
-        c.quiet_from ? ` · ${t('res_quiet')} ${c.quiet_from}–${c.quiet_to}` : '')),
+        c.quiet_from ? ` · ${t('res_quiet')} ${c.quiet_from}–${c.quiet_to}` : '',
+        c.events.length < 5 ? ` · ${c.events.map((e) => t('res_ev_' + e)).join(', ')}` : '')),
     api.el('button', { class: 'secondary delete', onclick: () => deleteContact(c.id) }, t('res_delete')))));
 }
 
@@ -320,13 +325,14 @@ async function deleteContact(id) {
 
 function setupContacts() {
   const fields = { channel: 'contact-channel', address: 'contact-address', language: 'contact-language',
-    quiet_from: 'contact-quiet-from', quiet_to: 'contact-quiet-to' };
+    quiet_from: 'contact-quiet-from', quiet_to: 'contact-quiet-to', events: 'contact-events' };
   $('contact-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     $('contact-error').textContent = '';
     for (const id of Object.values(fields)) $(id).classList.remove('invalid');
     const body = { channel: $('contact-channel').value, address: $('contact-address').value.trim(),
       language: $('contact-language').value };
+    body.events = [...document.querySelectorAll('#contact-events input:checked')].map((i) => i.value);
     if ($('contact-quiet-from').value || $('contact-quiet-to').value) {
       body.quiet_from = $('contact-quiet-from').value;
       body.quiet_to = $('contact-quiet-to').value;
