@@ -180,6 +180,7 @@ typedef struct wk_notify_contact {
     const char *address;  /* URL, e-mail address, phone number or WeChat openid */
     wk_notify_lang lang;
     int32_t quiet_from_min, quiet_to_min; /* equal: no quiet hours */
+    uint32_t events_off;  /* kinds not wanted: bits 1u << wk_notify_kind; 0 = all */
 } wk_notify_contact;
 
 /* Adds a contact (a resident's or a community staff member's channel). Exactly one of
@@ -187,6 +188,20 @@ typedef struct wk_notify_contact {
  * (owner, channel, address) again: WK_EEXIST. *id receives the new row id. */
 wk_err wk_notify_contact_add(wk_store *st, const wk_notify_contact *c, int64_t *id,
                              wk_diag *d) WK_MUST_CHECK;
+
+/* A resident's own contact (the web page's notification settings): c->account_id > 0,
+ * no community. Inserts it, or, when the account has the same (channel, address) already,
+ * enabled or not, enables it again with c's language, quiet hours and events_off. The address is
+ * checked as by wk_notify_contact_add (WK_EINVAL naming it). The caller holds the
+ * transaction. *id receives the row, *created whether it is new. */
+wk_err wk_notify_contact_put(wk_store *st, const wk_notify_contact *c, int64_t *id, bool *created,
+                             wk_diag *d) WK_MUST_CHECK;
+
+/* Disables contact id of account_id: the fan-out no longer sends to it (the row stays for
+ * the notifications it received). WK_ENOTFOUND when the account has no such enabled
+ * contact. The caller holds the transaction. */
+wk_err wk_notify_contact_disable(wk_store *st, int64_t account_id, int64_t id,
+                                 wk_diag *d) WK_MUST_CHECK;
 
 /* ---- outbox ---- */
 

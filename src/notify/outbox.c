@@ -115,7 +115,8 @@ static int64_t ob__i64(const char *s, int64_t def)
 
 /* ---- contacts ---- */
 
-wk_err wk_notify_contact_add(wk_store *st, const wk_notify_contact *c, int64_t *id, wk_diag *d)
+/* Checks a contact's owner, address and quiet hours (no state). */
+static wk_err ob__contact_check(const wk_notify_contact *c, wk_diag *d)
 {
     if ((c->account_id > 0) == (c->community_id > 0))
         return wk_diag_set(d, WK_EINVAL, "a contact belongs to an account or a community");
@@ -149,9 +150,16 @@ wk_err wk_notify_contact_add(wk_store *st, const wk_notify_contact *c, int64_t *
     if (c->quiet_from_min < 0 || c->quiet_from_min >= 1440 || c->quiet_to_min < 0 ||
         c->quiet_to_min >= 1440)
         return wk_diag_set(d, WK_ERANGE, "quiet hours: minutes 0..1439");
-    wk_stmt *s;
-    wk_err e = wk_store_begin(st, d);
+    return WK_OK;
+}
+
+wk_err wk_notify_contact_add(wk_store *st, const wk_notify_contact *c, int64_t *id, wk_diag *d)
+{
+    wk_err e = ob__contact_check(c, d);
     if (e)
+        return e;
+    wk_stmt *s;
+    if ((e = wk_store_begin(st, d)))
         return e;
     if ((e = wk_store_prepare(st,
                               "INSERT INTO notify_contact (account_id, community_id, channel, "
@@ -182,6 +190,84 @@ wk_err wk_notify_contact_add(wk_store *st, const wk_notify_contact *c, int64_t *
     return wk_store_commit(st, d);
 fail:
     wk_store_rollback(st);
+    return e;
+}
+
+wk_err wk_notify_contact_put(wk_store *st, const wk_notify_contact *c, int64_t *id, bool *created,
+                             wk_diag *d)
+{
+    *id = 0;
+    *created = false;
+    if (c->account_id <= 0 || c->community_id)
+        return wk_diag_set(d, WK_EINVAL, "a resident contact belongs to an account");
+    wk_err e = ob__contact_check(c, d);
+    if (e)
+        return e;
+    wk_stmt *s;
+    bool row = false;
+    if ((e = wk_store_prepare(st,
+                              "SELECT id FROM notify_contact WHERE account_id = ? AND community_id = 0"
+                              " AND channel = ? AND address = ?",
+                              &s, d)))
+        return e;
+    if (!(e = wk_stmt_bind_i64(s, 1, c->account_id)) &&
+        !(e = ob__bind_text(s, 2, wk_notify_channel_name(c->channel))) &&
+        !(e = ob__bind_text(s, 3, c->address)) && !(e = wk_stmt_step(s, &row, d)) && row)
+        *id = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    if (e)
+        return e;
+    if (*id) {
+        if ((e = wk_store_prepare(st,
+                                  "UPDATE notify_contact SET enabled = 1, lang = ?, quiet_from_min = ?,"
+                                  " quiet_to_min = ?, events_off = ? WHERE id = ?",
+                                  &s, d)))
+            return e;
+        if (!(e = ob__bind_text(s, 1, wk_notify_lang_name(c->lang))) &&
+            !(e = wk_stmt_bind_i64(s, 2, c->quiet_from_min)) &&
+            !(e = wk_stmt_bind_i64(s, 3, c->quiet_to_min)) && !(e = wk_stmt_bind_i64(s, 4, c->events_off)) &&
+            !(e = wk_stmt_bind_i64(s, 5, *id)))
+            e = wk_stmt_step(s, &row, d);
+        wk_stmt_reset(s);
+        return e;
+    }
+    if ((e = wk_store_prepare(st,
+                              "INSERT INTO notify_contact (account_id, community_id, channel, address,"
+                              " lang, quiet_from_min, quiet_to_min, events_off) VALUES (?, 0, ?, ?, ?, ?, ?, ?)"
+                              " RETURNING id",
+                              &s, d)))
+        return e;
+    if (!(e = wk_stmt_bind_i64(s, 1, c->account_id)) &&
+        !(e = ob__bind_text(s, 2, wk_notify_channel_name(c->channel))) &&
+        !(e = ob__bind_text(s, 3, c->address)) &&
+        !(e = ob__bind_text(s, 4, wk_notify_lang_name(c->lang))) &&
+        !(e = wk_stmt_bind_i64(s, 5, c->quiet_from_min)) &&
+        !(e = wk_stmt_bind_i64(s, 6, c->quiet_to_min)) && !(e = wk_stmt_bind_i64(s, 7, c->events_off)) &&
+        !(e = wk_stmt_step(s, &row, d)) && row)
+        *id = wk_stmt_i64(s, 0);
+    wk_stmt_reset(s);
+    if (!e && !*id)
+        e = wk_diag_set(d, WK_EINTERNAL, "contact insert returned no id");
+    *created = !e;
+    return e;
+}
+
+wk_err wk_notify_contact_disable(wk_store *st, int64_t account_id, int64_t id, wk_diag *d)
+{
+    wk_stmt *s;
+    bool row = false;
+    wk_err e = wk_store_prepare(st,
+                                "UPDATE notify_contact SET enabled = 0 WHERE id = ? AND account_id = ?"
+                                " AND account_id > 0 AND enabled = 1 RETURNING id",
+                                &s, d);
+    if (e)
+        return e;
+    if (!(e = wk_stmt_bind_i64(s, 1, id)) && !(e = wk_stmt_bind_i64(s, 2, account_id)))
+        e = wk_stmt_step(s, &row, d);
+    /* RETURNING: the statement is finished by the reset, which applies the update */
+    wk_stmt_reset(s);
+    if (!e && !row)
+        e = wk_diag_set(d, WK_ENOTFOUND, "no such contact");
     return e;
 }
 
@@ -278,22 +364,23 @@ typedef struct ob_contact {
 
 #define OB_CONTACTS_MAX 64 /* contacts of one account or community that one event reaches */
 
-static wk_err ob__contacts(wk_store *st, bool staff, int64_t owner, ob_contact *out, size_t *n,
-                           wk_diag *d)
+/* The enabled contacts of owner that want events of kind. */
+static wk_err ob__contacts(wk_store *st, bool staff, int64_t owner, wk_notify_kind kind, ob_contact *out,
+                           size_t *n, wk_diag *d)
 {
     wk_stmt *s;
     *n = 0;
     wk_err e = wk_store_prepare(
         st,
         staff ? "SELECT id, channel, lang, quiet_from_min, quiet_to_min, address FROM notify_contact"
-                " WHERE community_id = ? AND enabled = 1 ORDER BY id"
+                " WHERE community_id = ? AND enabled = 1 AND ((events_off >> ?) & 1) = 0 ORDER BY id"
               : "SELECT id, channel, lang, quiet_from_min, quiet_to_min, address FROM notify_contact"
-                " WHERE account_id = ? AND enabled = 1 ORDER BY id",
+                " WHERE account_id = ? AND enabled = 1 AND ((events_off >> ?) & 1) = 0 ORDER BY id",
         &s, d);
     if (e)
         return e;
     bool row = false;
-    if ((e = wk_stmt_bind_i64(s, 1, owner)))
+    if ((e = wk_stmt_bind_i64(s, 1, owner)) || (e = wk_stmt_bind_i64(s, 2, (int64_t)kind)))
         goto done;
     while (*n < OB_CONTACTS_MAX && !(e = wk_stmt_step(s, &row, d)) && row) {
         ob_contact *c = &out[*n];
@@ -331,7 +418,7 @@ static wk_err ob__fanout_event(wk_store *st, const wk_notify_opts *o,
         return WK_OK;
     ob_contact contacts[OB_CONTACTS_MAX];
     size_t nc;
-    if ((e = ob__contacts(st, staff, owner, contacts, &nc, d)))
+    if ((e = ob__contacts(st, staff, owner, kind, contacts, &nc, d)))
         return e;
     /* the event's values */
     char balance[32] = "", amount[32] = "", level[8] = "", reason[200] = "", tmp[64], time[40];

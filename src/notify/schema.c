@@ -3,6 +3,7 @@
  * "headend": the cursor starts at the newest event so an upgrade does not notify history).
  *   - notify_contact: a resident's (account_id) or a community staff member's
  *     (community_id) channel, address, language and quiet hours; exactly one owner;
+ *     events_off: the events a resident chose not to get (bits 1 << wk_notify_kind);
  *   - notify_cursor: the last event fanned out (one row);
  *   - notification: the outbox, one row per (event, contact) by UNIQUE key, with its
  *     idempotency key, state, attempts and next attempt time.
@@ -57,8 +58,15 @@ static const char v1_sqlite[] =
     "CREATE INDEX notification_due ON notification (next_attempt_ms) WHERE state = 'pending';"
     "CREATE INDEX notification_contact ON notification (contact_id, created_ms);";
 
+/* v2: per-contact choice of the resident events (bit 1 << wk_notify_kind set = not wanted;
+ * 0 = everything, what every contact had before) */
+static const char v2_sqlite[] =
+    "ALTER TABLE notify_contact ADD COLUMN events_off INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (events_off >= 0);";
+
 static const wk_migration migrations[] = {
     {1, "contacts, cursor, outbox", v1_sqlite, NULL},
+    {2, "contact event choice", v2_sqlite, NULL},
 };
 
 const wk_schema wk_notify_schema = {"notify", migrations, sizeof migrations / sizeof migrations[0]};

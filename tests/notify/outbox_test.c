@@ -159,6 +159,64 @@ static void test_contacts(void **state)
     assert_int_equal(wk_notify_contact_add(f->st, &c, &id, &d), WK_ERANGE);
 }
 
+/* A resident's own contacts (the web page): put inserts or re-enables and updates, disable
+ * stops the fan-out to it; both inside the caller's transaction. */
+static void test_contact_put_disable(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    int64_t id = 0, id2 = 0;
+    bool created = false;
+    wk_notify_contact c = {.account_id = 1, .channel = WK_NC_EMAIL, .address = "li@example.com", .lang = WK_NL_ZH};
+    assert_int_equal(wk_store_begin(f->st, &d), WK_OK);
+    assert_int_equal(wk_notify_contact_put(f->st, &c, &id, &created, &d), WK_OK);
+    assert_true(created && id > 0);
+    c.lang = WK_NL_EN;
+    c.quiet_from_min = 22 * 60;
+    c.quiet_to_min = 7 * 60;
+    assert_int_equal(wk_notify_contact_put(f->st, &c, &id2, &created, &d), WK_OK);
+    assert_true(!created && id2 == id);
+    /* checked like wk_notify_contact_add; no community contacts here */
+    wk_notify_contact bad = c;
+    bad.address = "nobody";
+    assert_int_equal(wk_notify_contact_put(f->st, &bad, &id2, &created, &d), WK_EINVAL);
+    bad = c;
+    bad.community_id = 1;
+    assert_int_equal(wk_notify_contact_put(f->st, &bad, &id2, &created, &d), WK_EINVAL);
+    /* another account cannot disable it */
+    assert_int_equal(wk_notify_contact_disable(f->st, 2, id, &d), WK_ENOTFOUND);
+    assert_int_equal(wk_notify_contact_disable(f->st, 1, id, &d), WK_OK);
+    assert_int_equal(wk_notify_contact_disable(f->st, 1, id, &d), WK_ENOTFOUND);
+    assert_int_equal(wk_store_commit(f->st, &d), WK_OK);
+    assert_int_equal(q1(f->st, "SELECT count(*) FROM notify_contact WHERE enabled = 1"), 0);
+    assert_int_equal(q1(f->st, "SELECT lang = 'en' AND quiet_from_min = 1320 FROM notify_contact"), 1);
+    /* a disabled contact gets nothing; enabled again it does */
+    int64_t now = T_1200;
+    event(f, now, "credit", 0, 1, "account=1 amount_fen=5000 leaf=3");
+    assert_int_equal(fanout(f, now), 1);
+    assert_int_equal(q1(f->st, "SELECT count(*) FROM notification"), 0);
+    assert_int_equal(wk_store_begin(f->st, &d), WK_OK);
+    assert_int_equal(wk_notify_contact_put(f->st, &c, &id2, &created, &d), WK_OK);
+    assert_int_equal(wk_store_commit(f->st, &d), WK_OK);
+    assert_true(!created && id2 == id);
+    event(f, now, "credit", 0, 1, "account=1 amount_fen=2000 leaf=4");
+    assert_int_equal(fanout(f, now), 1);
+    assert_int_equal(q1(f->st, "SELECT count(*) FROM notification WHERE kind = 'credit'"), 1);
+    /* a contact that does not want receipts gets the warnings only */
+    wk_notify_contact w = {.account_id = 1, .channel = WK_NC_SMS, .address = "+8613800000001", .lang = WK_NL_ZH,
+                           .events_off = 1u << WK_NK_CREDIT};
+    assert_int_equal(wk_store_begin(f->st, &d), WK_OK);
+    assert_int_equal(wk_notify_contact_put(f->st, &w, &id2, &created, &d), WK_OK);
+    assert_int_equal(wk_store_commit(f->st, &d), WK_OK);
+    event(f, now, "credit", 0, 1, "account=1 amount_fen=1000 leaf=5");
+    event(f, now, "warn1", 1, 1, "account=1 level=1 balance_fen=40 days_left=-1 why=\"x\"");
+    assert_int_equal(fanout(f, now), 2);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT group_concat(kind) FROM notification WHERE contact_id = %lld", (long long)id2);
+    char b[64];
+    assert_string_equal(qs(f->st, sql, b, sizeof b), "warn1");
+}
+
 static void test_fanout_routing(void **state)
 {
     fx *f = *state;
@@ -296,6 +354,7 @@ int main(void)
     wk_notify_metrics_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_contacts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contact_put_disable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fanout_routing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quiet_and_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offline_alert, setup, teardown),

@@ -1,20 +1,59 @@
-// resident.js - the resident's page, phone first: balance, power status, estimated days
-// left (from the last 7 days of deductions, integer fen arithmetic), usage by day (ECharts
-// bar chart, kWh per China-time day from the stored readings), and receipts: each top-up
-// and deduction with a "verify" button that checks the receipt's inclusion proof and the
-// checkpoint's Ed25519 signature here in the browser (assets/verify.js) against the log
-// key shown at the bottom, which the resident can compare out of band.
+// resident.js - the resident's page, phone first: balance, power status and estimated days
+// left (GET /api/v1/me/summary: the server's estimate from the recent deductions), a top-up
+// through the payment channel (POST /api/v1/me/topups, then the channel's page opens and the
+// order is polled until the notification credited it), usage by day or month (GET
+// /api/v1/me/usage, ECharts), receipts: each top-up and deduction with a "verify" button
+// that checks the receipt's inclusion proof and the checkpoint's Ed25519 signature here in
+// the browser (assets/verify.js) against the log key shown at the bottom, and the
+// notification contacts (GET/POST /api/v1/me/contacts).
 import * as api from '/assets/api.js';
-import { t, apply, toggle } from '/assets/i18n.js';
+import { t, add, apply, toggle } from '/assets/i18n.js';
 import { verifyReceipt } from '/assets/verify.js';
+import { qrSvg } from '/resident/qr.js';
+
+add({
+  en: {
+    res_topup_title: 'Top up', res_wechat: 'WeChat Pay', res_alipay: 'Alipay', res_topup_go: 'Pay',
+    res_order: 'Order', res_open_pay: 'Open the payment page', res_pay_hint: 'or scan/open:',
+    res_sandbox_note: 'In this demo the payment channels are the sandbox stand-in (wattkeeper paysim): no real money moves.',
+    res_pick: 'Pick an amount and a channel', res_st_created: 'waiting for the payment…',
+    res_st_paid: 'paid, crediting…', res_st_credited: 'credited ✓', res_st_closed: 'closed', res_st_expired: 'expired (not paid)',
+    res_by_day: 'By day', res_by_month: 'By month', res_usage_by_month: 'Usage by month (kWh)',
+    res_total: 'Total', res_deducted: 'deducted', res_days_basis: 'average deduction ¥{avg}/day over the last {n} days',
+    res_contacts_title: 'Notifications', res_no_contacts: 'No contacts yet: add one to get low-balance warnings and receipts.',
+    res_channel: 'Channel', res_language: 'Language', res_address: 'Address', res_quiet_from: 'Quiet from',
+    res_quiet_to: 'Quiet until', res_save: 'Save', res_delete: 'Delete', res_saved: 'Saved',
+    res_ch_sms: 'SMS (+86 mobile)', res_ch_email: 'E-mail', res_ch_wechat: 'WeChat (openid)', res_ch_webhook: 'Webhook (https URL)',
+    res_quiet: 'quiet', res_power_back: 'The power is back on', res_events: 'Send me',
+    res_ev_warn1: 'Low balance', res_ev_warn2: 'Very low balance', res_ev_trip: 'Power cut',
+    res_ev_close: 'Power restored', res_ev_credit: 'Top-up receipts',
+  },
+  zh: {
+    res_topup_title: '充值', res_wechat: '微信支付', res_alipay: '支付宝', res_topup_go: '去支付',
+    res_order: '订单', res_open_pay: '打开支付页面', res_pay_hint: '或扫码/打开：',
+    res_sandbox_note: '演示环境中的支付渠道为沙箱替身（wattkeeper paysim），不会产生真实扣款。',
+    res_pick: '请选择金额和支付方式', res_st_created: '等待支付…',
+    res_st_paid: '已支付，入账中…', res_st_credited: '已到账 ✓', res_st_closed: '已关闭', res_st_expired: '已过期（未支付）',
+    res_by_day: '按日', res_by_month: '按月', res_usage_by_month: '每月用电量（千瓦时）',
+    res_total: '合计', res_deducted: '扣费', res_days_basis: '近 {n} 天平均每日扣费 ¥{avg}',
+    res_contacts_title: '通知设置', res_no_contacts: '尚未设置联系方式：添加后可收到余额提醒和收据。',
+    res_channel: '方式', res_language: '语言', res_address: '地址/号码', res_quiet_from: '免打扰开始',
+    res_quiet_to: '免打扰结束', res_save: '保存', res_delete: '删除', res_saved: '已保存',
+    res_ch_sms: '短信（+86 手机号）', res_ch_email: '电子邮件', res_ch_wechat: '微信（openid）', res_ch_webhook: 'Webhook（https 地址）',
+    res_quiet: '免打扰', res_power_back: '已恢复供电', res_events: '通知内容',
+    res_ev_warn1: '余额不足提醒', res_ev_warn2: '余额即将用完', res_ev_trip: '停电通知',
+    res_ev_close: '恢复供电', res_ev_credit: '充值到账',
+  },
+});
 
 const $ = (id) => document.getElementById(id);
-let user = null, account = null, readings = [], transfers = [], chart = null, logKey = null;
-let shownIds = null;
+let user = null, summary = null, usage = null, transfers = [], chart = null, logKey = null;
+let shownIds = null, usageBy = 'day', usageAt = 0, timer = null;
+const topup = { fen: 0, channel: 'wechat', order: null, poll: null };
 
 async function start() {
   apply();
-  $('lang').addEventListener('click', () => toggle(() => { shownIds = null; if (account) draw(); }));
+  $('lang').addEventListener('click', () => toggle(() => { shownIds = null; if (summary) draw(); drawContacts(); }));
   $('logout').addEventListener('click', async () => { await api.logout().catch(() => {}); location.reload(); });
   $('login-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -29,6 +68,9 @@ async function start() {
     }
   });
   window.addEventListener('resize', () => chart && chart.resize());
+  setupTopup();
+  setupUsage();
+  setupContacts();
   user = await api.me();
   if (user) await enter(); else $('login-form').classList.remove('hidden');
 }
@@ -38,54 +80,114 @@ async function enter() {
   $('login-form').classList.add('hidden');
   $('app').classList.remove('hidden');
   $('logout').classList.remove('hidden');
-  await load();
-  setInterval(load, 10000);
+  await Promise.all([load(), loadContacts()]);
+  timer = setInterval(load, 10000);
 }
 
 async function load() {
   const id = user.account_id;
-  [account, readings, transfers] = await Promise.all([
-    api.get(`/api/v1/accounts/${id}`), api.all(`/api/v1/accounts/${id}/readings`, 10),
+  const wantUsage = !usage || Date.now() - usageAt > 30000;
+  [summary, transfers] = await Promise.all([
+    api.get('/api/v1/me/summary'),
     api.get(`/api/v1/accounts/${id}/transfers?limit=20`).then((r) => r.items),
   ]);
+  if (wantUsage) await loadUsage();
   if (!logKey) logKey = (await api.get('/api/v1/ledger/key')).verifier;
   draw();
 }
 
-// China-time day (UTC+8) of a Unix time in seconds, as "YYYY-MM-DD".
-const day = (s) => new Date((s + 8 * 3600) * 1000).toISOString().slice(0, 10);
+async function loadUsage() {
+  usage = await api.get(`/api/v1/me/usage?by=${usageBy}`);
+  usageAt = Date.now();
+}
 
 function draw() {
-  $('place').textContent = `${account.community} ${account.building} ${account.unit}`;
-  $('balance').textContent = api.yuan(account.balance_fen);
-  const on = account.relay !== 'tripped';
+  const s = summary;
+  $('place').textContent = `${s.community} ${s.building} ${s.unit}`;
+  $('balance').textContent = api.yuan(s.balance_fen);
+  const on = s.relay !== 'tripped';
   $('status').textContent = on ? t('power_on') : t('power_off');
   $('status').className = 'badge ' + (on ? 'ok' : 'bad');
-  // days left: balance / average daily deduction over the last 7 days of readings
-  const newest = readings.length ? readings[0].time_s : 0;
-  const recent = readings.filter((r) => r.time_s > newest - 7 * 86400);
-  const spent = recent.reduce((s, r) => s + r.deduction_fen, 0);
-  const span = recent.length > 1 ? recent[0].time_s - recent[recent.length - 1].time_s : 0;
-  if (spent > 0 && span >= 3600 && account.balance_fen > 0)
-    $('days').textContent = `${Math.floor((account.balance_fen * span) / (spent * 86400))} ${t('days')}`;
-  else $('days').textContent = '–';
-  // usage by day
-  const byDay = new Map();
-  for (const r of readings) byDay.set(day(r.time_s), (byDay.get(day(r.time_s)) || 0) + r.energy_wh);
-  const days = [...byDay.keys()].sort();
-  $('chart-empty').classList.toggle('hidden', days.length > 0);
-  if (window.echarts) {
-    if (!chart) chart = window.echarts.init($('chart'));
-    chart.setOption({
-      grid: { left: 40, right: 10, top: 20, bottom: 30 },
-      tooltip: { trigger: 'axis' },
-      xAxis: { type: 'category', data: days.map((d) => d.slice(5)) },
-      yAxis: { type: 'value', name: 'kWh' },
-      series: [{ type: 'bar', name: t('usage_by_day'), data: days.map((d) => (byDay.get(d) / 1000).toFixed(2)), itemStyle: { color: '#0a66c2' } }],
-      animation: false,
+  $('status').dataset.relay = s.relay || '';
+  $('days').textContent = s.days_left === null ? '–' : `${s.days_left} ${t('days')}`;
+  $('days-basis').textContent = s.daily_deduction
+    ? t('res_days_basis').replace('{avg}', s.daily_deduction.yuan).replace('{n}', s.days_left_basis.window_days) : '';
+  drawUsage();
+  $('log-key').textContent = logKey || '–';
+  drawReceipts();
+}
+
+// ---- usage chart ----
+
+function setupUsage() {
+  for (const [btn, by] of [['usage-day', 'day'], ['usage-month', 'month']]) {
+    $(btn).addEventListener('click', async () => {
+      usageBy = by;
+      $('usage-day').className = 'channel-btn ' + (by === 'day' ? 'active' : 'secondary');
+      $('usage-month').className = 'channel-btn ' + (by === 'month' ? 'active' : 'secondary');
+      $('usage-title').dataset.i18n = by === 'day' ? 'usage_by_day' : 'res_usage_by_month';
+      $('usage-title').textContent = t($('usage-title').dataset.i18n);
+      await loadUsage();
+      drawUsage();
     });
   }
-  $('log-key').textContent = logKey || '–';
+}
+
+// Every period from..to (the API lists only periods with readings), as "YYYY-MM[-DD]".
+function periods(from, to, byMonth) {
+  const out = [];
+  if (byMonth) {
+    let [y, m] = from.split('-').map(Number);
+    const [ty, tm] = to.split('-').map(Number);
+    while (y < ty || (y === ty && m <= tm)) {
+      out.push(`${y}-${String(m).padStart(2, '0')}`);
+      if (++m > 12) { m = 1; y++; }
+    }
+  } else {
+    for (let d = Date.parse(from + 'T00:00:00Z'); d <= Date.parse(to + 'T00:00:00Z') && out.length < 400; d += 86400000)
+      out.push(new Date(d).toISOString().slice(0, 10));
+  }
+  return out;
+}
+
+function drawUsage() {
+  if (!usage) return;
+  const byMonth = usage.by === 'month';
+  const got = new Map(usage.items.map((it) => [it.period, it]));
+  let keys = periods(usage.from, usage.to, byMonth);
+  if (!byMonth) { // from the first day with readings (at most the 30 days asked for)
+    const first = keys.findIndex((k) => got.has(k));
+    keys = first < 0 ? [] : keys.slice(Math.max(0, Math.min(first, keys.length - 7)));
+  }
+  $('chart-empty').classList.toggle('hidden', usage.items.length > 0);
+  $('usage-total').textContent = usage.items.length
+    ? `${t('res_total')}: ${usage.total_energy_kwh} kWh · ${t('res_deducted')} ¥${usage.total_deduction}` : '';
+  $('chart').dataset.by = usage.by;
+  $('chart').dataset.total = usage.total_energy_wh;
+  if (!window.echarts) return;
+  if (!chart) chart = window.echarts.init($('chart'));
+  chart.setOption({
+    grid: { left: 44, right: 10, top: 24, bottom: 30 },
+    tooltip: {
+      trigger: 'axis',
+      formatter: (ps) => {
+        const it = got.get(keys[ps[0].dataIndex]);
+        return `${keys[ps[0].dataIndex]}<br>${it ? it.energy_kwh : '0'} kWh · ¥${it ? it.deduction : '0.00'}`;
+      },
+    },
+    xAxis: { type: 'category', data: keys.map((k) => (byMonth ? k : k.slice(5))) },
+    yAxis: { type: 'value', name: 'kWh' },
+    series: [{
+      type: 'bar', name: 'kWh', itemStyle: { color: '#0a66c2' },
+      data: keys.map((k) => (got.has(k) ? got.get(k).energy_wh / 1000 : 0)),
+    }],
+    animation: false,
+  }, true);
+}
+
+// ---- receipts ----
+
+function drawReceipts() {
   const ids = transfers.map((x) => x.id).join();
   if (ids === shownIds) return; // keep verification results while nothing new arrived
   shownIds = ids;
@@ -117,6 +219,135 @@ async function check(id, btn, out) {
   } finally {
     btn.disabled = false;
   }
+}
+
+// ---- top-up ----
+
+function setupTopup() {
+  const pick = (sel, attr, set) => {
+    for (const b of document.querySelectorAll(sel)) {
+      b.addEventListener('click', () => {
+        for (const o of document.querySelectorAll(sel)) o.classList.toggle('active', o === b);
+        set(b.dataset[attr]);
+        $('topup-go').disabled = !topup.fen;
+      });
+    }
+  };
+  pick('.amount-btn', 'fen', (v) => { topup.fen = Number(v); });
+  pick('#topup-channels .channel-btn', 'channel', (v) => { topup.channel = v; });
+  document.querySelector('#topup-channels .channel-btn[data-channel=wechat]').classList.add('active');
+  $('topup-go').addEventListener('click', createOrder);
+}
+
+async function createOrder() {
+  $('topup-error').textContent = '';
+  if (!topup.fen) { $('topup-error').textContent = t('res_pick'); return; }
+  $('topup-go').disabled = true; // one order per click; the channel credits each payment once
+  try {
+    const o = await api.post('/api/v1/me/topups', { amount_fen: topup.fen, channel: topup.channel });
+    topup.order = o;
+    $('topup-no').textContent = o.order_no;
+    $('topup-amount').textContent = o.amount;
+    $('topup-link').href = o.pay_url;
+    $('topup-code').textContent = o.code_url || o.qr_code || '';
+    const qr = qrSvg(o.code_url || o.qr_code || '', 200); // to scan from a computer's screen
+    $('topup-qr').replaceChildren(...(qr ? [qr] : []));
+    $('topup-order').classList.remove('hidden');
+    showState(o.state);
+    pollOrder(o.order_no);
+  } catch (e) {
+    $('topup-error').textContent = e.field ? `${e.field}: ${e.message}` : e.message;
+  } finally {
+    $('topup-go').disabled = !topup.fen;
+  }
+}
+
+function showState(state) {
+  $('topup-state').textContent = t('res_st_' + state);
+  $('topup-state').dataset.state = state;
+  $('topup-state').className = state === 'credited' ? 'ok' : state === 'created' || state === 'paid' ? '' : 'bad';
+  $('topup-link').classList.toggle('hidden', state !== 'created'); // nothing left to pay
+  $('topup-qr').classList.toggle('hidden', state !== 'created');
+}
+
+// Polls the order (every 1.5 s, for up to 15 min) until it is credited or over; then the
+// balance, status and receipts are reloaded, and the status followed until the meter
+// confirms the power is back.
+function pollOrder(no) {
+  clearInterval(topup.poll);
+  const until = Date.now() + 15 * 60000;
+  topup.poll = setInterval(async () => {
+    if (Date.now() > until || !topup.order || topup.order.order_no !== no) { clearInterval(topup.poll); return; }
+    let o;
+    try { o = await api.get(`/api/v1/me/topups/${encodeURIComponent(no)}`); } catch { return; }
+    showState(o.state);
+    if (o.state === 'created' || o.state === 'paid') return;
+    clearInterval(topup.poll);
+    if (o.state !== 'credited') return;
+    await load();
+    const stop = Date.now() + 60000;
+    const follow = setInterval(async () => {
+      await load().catch(() => {});
+      if (summary.relay !== 'tripped' || Date.now() > stop) clearInterval(follow);
+    }, 1500);
+  }, 1500);
+}
+
+// ---- notification contacts ----
+
+let contacts = [];
+
+async function loadContacts() {
+  contacts = (await api.get('/api/v1/me/contacts')).items;
+  drawContacts();
+}
+
+function drawContacts() {
+  if (!user) return;
+  $('contacts-empty').classList.toggle('hidden', contacts.length > 0);
+  $('contacts').replaceChildren(...contacts.map((c) => api.el('li', { 'data-id': c.id, 'data-channel': c.channel },
+    api.el('span', { class: 'what' }, api.el('strong', {}, t('res_ch_' + c.channel).replace(/[（(].*$/, '')), ' ',
+      api.el('span', { class: 'mono' }, c.address), ' ',
+      api.el('span', { class: 'muted small' }, c.language === 'en' ? 'English' : '中文',
+        c.quiet_from ? ` · ${t('res_quiet')} ${c.quiet_from}–${c.quiet_to}` : '',
+        c.events.length < 5 ? ` · ${c.events.map((e) => t('res_ev_' + e)).join(', ')}` : '')),
+    api.el('button', { class: 'secondary delete', onclick: () => deleteContact(c.id) }, t('res_delete')))));
+}
+
+async function deleteContact(id) {
+  try {
+    await api.post(`/api/v1/me/contacts/${id}/delete`);
+  } catch (e) {
+    $('contact-error').textContent = e.message;
+  }
+  await loadContacts();
+}
+
+function setupContacts() {
+  const fields = { channel: 'contact-channel', address: 'contact-address', language: 'contact-language',
+    quiet_from: 'contact-quiet-from', quiet_to: 'contact-quiet-to', events: 'contact-events' };
+  $('contact-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    $('contact-error').textContent = '';
+    for (const id of Object.values(fields)) $(id).classList.remove('invalid');
+    const body = { channel: $('contact-channel').value, address: $('contact-address').value.trim(),
+      language: $('contact-language').value };
+    body.events = [...document.querySelectorAll('#contact-events input:checked')].map((i) => i.value);
+    if ($('contact-quiet-from').value || $('contact-quiet-to').value) {
+      body.quiet_from = $('contact-quiet-from').value;
+      body.quiet_to = $('contact-quiet-to').value;
+    }
+    try {
+      await api.post('/api/v1/me/contacts', body);
+      $('contact-address').value = '';
+      $('contact-error').textContent = '';
+      await loadContacts();
+    } catch (e) {
+      if (e.field && fields[e.field]) $(fields[e.field]).classList.add('invalid');
+      $('contact-error').textContent = e.field ? `${t('res_' + e.field)}: ${e.message}` : e.message;
+      $('contact-error').dataset.field = e.field || '';
+    }
+  });
 }
 
 start();
