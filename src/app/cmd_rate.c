@@ -218,15 +218,18 @@ int wk_cmd_rate(int argc, char **argv)
                 for (int k = 0; k < res->n_lines; k++)
                     json_array_append_new(ex, rate__line_json(t, &res->lines[k]));
                 json_array_append_new(
-                    jlines, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:o}", "meter",
+                    jlines, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:b, s:o}", "meter",
                                       cur->meter, "from", a, "to", b, "energy_kwh", e,
                                       "deduction_fen", (json_int_t)res->deduction_fen,
                                       "deduction_yuan", y, "exact_charge_yuan", c, "cycle_closed",
-                                      res->cycles_closed > 0, "explain", ex));
+                                      res->cycles_closed > 0, "by_clock", res->by_clock, "explain", ex));
                 continue;
             }
             printf("  %s .. %s  %s kWh  deduction %s yuan%s\n", a, b, e, y,
                    res->cycles_closed ? "  (billing cycle closed)" : "");
+            if (res->by_clock)
+                printf("      note: the meter's TOU registers name a slot this tariff does not price;"
+                       " split by the tariff's own time map\n");
             for (int k = 0; k < res->n_lines; k++) {
                 const wk_rate_line *l = &res->lines[k];
                 char le[32], lp[32], la[32];

@@ -202,6 +202,26 @@ static void rate__start_cycle(const wk_tariff_version *v, const wk_rate_terms *t
                          &s->months_served);
 }
 
+/* Whether the registers put energy in a slot that a version in force during the interval
+ * does not price (tariffs with a single price take any slot: see the loop below). */
+static bool rate__registers_unpriced(const wk_tariff *t, const wk_interval *iv)
+{
+    for (int i = 0; i < t->n_versions; i++) {
+        const wk_tariff_version *v = &t->versions[i];
+        if (v->effective_to_s <= iv->from_s || v->effective_from_s >= iv->to_s)
+            continue;
+        int n_priced = 0;
+        for (int sl = 0; sl < WK_SLOT_N; sl++)
+            n_priced += v->price_uyuan[0][sl] >= 0;
+        if (n_priced == 1)
+            continue;
+        for (int sl = 0; sl < WK_SLOT_N; sl++)
+            if (iv->slot_wh[sl] > 0 && v->price_uyuan[0][sl] < 0)
+                return true;
+    }
+    return false;
+}
+
 wk_err wk_rate_interval(const wk_tariff *t, const wk_rate_terms *terms, wk_rate_state *st,
                         const wk_interval *iv, wk_rate_result *out, wk_diag *d)
 {
@@ -223,6 +243,19 @@ wk_err wk_rate_interval(const wk_tariff *t, const wk_rate_terms *terms, wk_rate_
     }
     if (out)
         memset(out, 0, offsetof(wk_rate_result, lines));
+    /* A meter whose TOU table disagrees with the tariff (energy in a register for a slot the
+     * tariff does not price, e.g. a four-period meter on a peak/valley tariff) is rated by
+     * the tariff's own time map from the total, never refused: billing must not stall on a
+     * meter's programming. The caller learns it from out->by_clock (an anomaly to fix). */
+    wk_interval clock_iv;
+    if (iv->has_slots && rate__registers_unpriced(t, iv)) {
+        clock_iv = *iv;
+        clock_iv.has_slots = false;
+        memset(clock_iv.slot_wh, 0, sizeof clock_iv.slot_wh);
+        iv = &clock_iv;
+        if (out)
+            out->by_clock = true;
+    }
 
     wk_rate_state s = *st;
     int64_t deduction = 0, charge = 0, dur = iv->to_s - iv->from_s;

@@ -67,14 +67,17 @@ typedef struct wk_rate_result {
     int64_t deduction_fen;   /* sum over the cycles the interval touched */
     int64_t charge_nyuan;    /* exact charge of this interval (sum of line amounts) */
     int cycles_closed;       /* cycle boundaries crossed */
+    bool by_clock;           /* the registers named a slot the tariff does not price: the
+                                total was split by the tariff's own time map instead */
     int n_lines;
     wk_rate_line lines[WK_RATE_LINES_MAX]; /* merged by (version, slot, tier) */
 } wk_rate_result;
 
 /* Rates one interval, advancing *st. terms may be NULL. out may be NULL when no
- * explanation is wanted (the hot path). On error (no version in force, a slot without a
- * price, overflow, more than WK_RATE_LINES_MAX distinct lines) writes why into d and
- * leaves *st unchanged. */
+ * explanation is wanted (the hot path). Registers for a slot the tariff does not price
+ * are not an error: the interval is rated by the tariff's time map (out->by_clock). On
+ * error (no version in force, overflow, more than WK_RATE_LINES_MAX distinct lines) writes
+ * why into d and leaves *st unchanged. */
 wk_err wk_rate_interval(const wk_tariff *t, const wk_rate_terms *terms, wk_rate_state *st,
                         const wk_interval *iv, wk_rate_result *out, wk_diag *d) WK_MUST_CHECK;
 

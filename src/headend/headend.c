@@ -726,6 +726,17 @@ static wk_err hd__reading(wk_headend *hd, hd_meter *m, const int64_t *vals, int6
                 wk_rate_result res;
                 if ((e = wk_rate_interval(t, NULL, &rs, &iv, &res, d)))
                     return e;
+                if (res.by_clock) { /* an anomaly to fix at the meter; billing goes on */
+                    size_t k = (size_t)m->id % (sizeof hd->tou_noted / sizeof hd->tou_noted[0]);
+                    if (hd->tou_noted[k].meter_id != m->id ||
+                        now_ms - hd->tou_noted[k].last_ms >= 86400000) {
+                        hd->tou_noted[k].meter_id = m->id;
+                        hd->tou_noted[k].last_ms = now_ms;
+                        hd__event(hd, now_ms, "tou_mismatch", m->id, m->account_id, m->address,
+                                  "the meter's TOU registers name a slot the tariff does not price:"
+                                  " rated by the tariff's time map");
+                    }
+                }
                 deduction = res.deduction_fen;
                 if ((e = hd__save_rate_state(hd, a.id, &rs, d)))
                     return e;

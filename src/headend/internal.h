@@ -50,6 +50,11 @@ struct wk_headend {
     int n_out;
     hd_out out[HD_OUT_MAX];
     bool event_failed; /* an event row failed to insert in the open transaction */
+    /* meters last reported as rated by the clock (TOU registers for an unpriced slot), so
+     * that the anomaly is an event once a day per meter, not once per reading */
+    struct {
+        int64_t meter_id, last_ms;
+    } tou_noted[256];
     wk_headend_stats stats;
 };
 

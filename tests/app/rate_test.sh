@@ -88,7 +88,17 @@ expect_reject event "time,meter,total_kwh,event\n2026-01-01T00:00:00+08:00,m,1.0
 expect_reject empty "" "empty file"
 expect_reject notariff "${H}2020-01-01T00:00:00+08:00,m,1.00\n2020-01-02T00:00:00+08:00,m,2.00\n" "line 3: no tariff version in force at 2020-01-01"
 expect_reject tou_mismatch "time,meter,total_kwh,t1_kwh,t2_kwh,t3_kwh,t4_kwh\n2026-01-01T00:00:00+08:00,m,10.00,0,5.00,0,5.00\n2026-01-02T00:00:00+08:00,m,20.00,0,15.00,0,15.00\n" "line 3: TOU registers advanced by 20000 Wh in total but total_kwh by 10000 Wh" "$SRC/examples/tariffs/zhejiang-residential.json"
-expect_reject unpriced_slot "time,meter,total_kwh,t1_kwh,t2_kwh,t3_kwh,t4_kwh\n2026-01-01T00:00:00+08:00,m,10.00,0,5.00,0,5.00\n2026-01-02T00:00:00+08:00,m,20.00,10.00,5.00,0,5.00\n" "has no sharp price" "$SRC/examples/tariffs/zhejiang-residential.json"
+# registers in a slot the tariff does not price (sharp on a peak/valley tariff): rated by
+# the tariff's own time map, the same as without registers, with a note
+printf 'time,meter,total_kwh,t1_kwh,t2_kwh,t3_kwh,t4_kwh\n2026-01-01T00:00:00+08:00,m,10.00,0,5.00,0,5.00\n2026-01-02T00:00:00+08:00,m,20.00,10.00,5.00,0,5.00\n' >"$T/unpriced.csv"
+printf 'time,meter,total_kwh\n2026-01-01T00:00:00+08:00,m,10.00\n2026-01-02T00:00:00+08:00,m,20.00\n' >"$T/noregs.csv"
+zr=$SRC/examples/tariffs/zhejiang-residential.json
+if "$BIN" rate --tariff "$zr" --readings "$T/unpriced.csv" >"$T/unpriced.out" 2>"$T/unpriced.err"; then
+  grep -q "does not price" "$T/unpriced.out" && ok || bad "unpriced slot: no note"
+  [ "$("$BIN" rate --json --tariff "$zr" --readings "$T/unpriced.csv" | json_total)" = \
+    "$("$BIN" rate --json --tariff "$zr" --readings "$T/noregs.csv" | json_total)" ] && ok ||
+    bad "unpriced slot not rated like a meter without registers"
+else bad "unpriced slot refused: $(cat "$T/unpriced.err")"; fi
 
 # rollover and exchange rows are accepted and priced as documented
 printf 'time,meter,total_kwh,event\n2026-01-01T00:00:00+08:00,m,999990.00,\n2026-01-02T00:00:00+08:00,m,10.00,\n2026-01-03T00:00:00+08:00,m,500.00,\n2026-01-03T00:00:00+08:00,m,0.00,exchange\n2026-01-04T00:00:00+08:00,m,10.00,\n' >"$T/roll.csv"

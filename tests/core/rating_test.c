@@ -274,13 +274,40 @@ static void test_time_split_without_registers(void **state)
     assert_int_equal(rate_flat(t, NULL, &st, at(2026, 3, 2, 21), at(2026, 3, 2, 23), 2000, &res), 86);
     assert_int_equal(res.n_lines, 2);
     assert_int_equal(res.lines[0].energy_wh, 1000);
-    /* a meter with registers that puts energy in a slot the tariff does not price */
-    wk_interval iv = {.from_s = at(2026, 3, 3, 0), .to_s = at(2026, 3, 4, 0), .energy_wh = 10,
+    /* a meter with registers that puts energy in a slot the tariff does not price (a
+     * four-period meter on a peak/valley tariff) is rated by the tariff's time map, exactly
+     * like a meter without registers, and says so; billing never stalls on it */
+    wk_interval iv = {.from_s = at(2026, 3, 3, 0), .to_s = at(2026, 3, 4, 0), .energy_wh = 24000,
                       .has_slots = true};
-    iv.slot_wh[WK_SLOT_SHARP] = 10;
+    iv.slot_wh[WK_SLOT_SHARP] = 4000;
+    iv.slot_wh[WK_SLOT_FLAT] = 10000;
+    iv.slot_wh[WK_SLOT_VALLEY] = 10000;
+    wk_rate_state st2 = st;
+    wk_rate_result res2;
     wk_diag d;
-    assert_int_equal(wk_rate_interval(t, NULL, &st, &iv, &res, &d), WK_EINVAL);
-    assert_non_null(strstr(d.msg, "no sharp price"));
+    assert_int_equal(wk_rate_interval(t, NULL, &st, &iv, &res, &d), WK_OK);
+    assert_true(res.by_clock);
+    wk_interval plain = {.from_s = iv.from_s, .to_s = iv.to_s, .energy_wh = iv.energy_wh};
+    assert_int_equal(wk_rate_interval(t, NULL, &st2, &plain, &res2, &d), WK_OK);
+    assert_false(res2.by_clock);
+    assert_int_equal(res.deduction_fen, res2.deduction_fen);
+    assert_int_equal(res.n_lines, res2.n_lines);
+    for (int k = 0; k < res.n_lines; k++) {
+        assert_int_equal(res.lines[k].slot, res2.lines[k].slot);
+        assert_int_equal(res.lines[k].tier, res2.lines[k].tier);
+        assert_int_equal(res.lines[k].energy_wh, res2.lines[k].energy_wh);
+        assert_int_equal(res.lines[k].amount_nyuan, res2.lines[k].amount_nyuan);
+    }
+    /* 08:00-22:00 peak (14 h of 24), the rest valley: 14,000 Wh + 10,000 Wh */
+    assert_int_equal(res.n_lines, 2);
+    assert_int_equal(res.lines[0].energy_wh + res.lines[1].energy_wh, 24000);
+    /* registers for priced slots are still used as they are */
+    wk_interval regs = {.from_s = iv.to_s, .to_s = iv.to_s + 86400, .energy_wh = 3000, .has_slots = true};
+    regs.slot_wh[WK_SLOT_VALLEY] = 3000;
+    assert_int_equal(wk_rate_interval(t, NULL, &st, &regs, &res, &d), WK_OK);
+    assert_false(res.by_clock);
+    assert_int_equal(res.n_lines, 1);
+    assert_int_equal(res.lines[0].slot, WK_SLOT_VALLEY);
     wk_free(t);
 }
 

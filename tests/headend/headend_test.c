@@ -42,7 +42,7 @@ typedef struct fx {
     wk_meter_inputs in;
     outbox down; /* head-end -> meter */
     int64_t now_ms;
-    int warn1, warn2, confirmed, refused, foreign;
+    int warn1, warn2, confirmed, refused, foreign, tou_mismatch;
     uint8_t master[32];
 } fx;
 
@@ -71,6 +71,7 @@ static void on_event(void *ctx, const char *kind, const char *address, const cha
     f->confirmed += !strcmp(kind, "confirmed");
     f->refused += !strcmp(kind, "refused");
     f->foreign += !strcmp(kind, "foreign_command");
+    f->tou_mismatch += !strcmp(kind, "tou_mismatch");
 }
 
 static void up(fx *f, const wk_dlt645_frame *fr)
@@ -204,16 +205,17 @@ static int teardown(void **state)
 
 /* Sums what the rating engine charges for the stored readings of the meter, with the
  * register deltas multiplied by a current-transformer ratio. */
-static int64_t rated_total_ct(fx *f, int64_t ct);
+static int64_t rated_total_ct(fx *f, int64_t ct, const char *tariff);
 
 static int64_t rated_total(fx *f)
 {
-    return rated_total_ct(f, 1);
+    return rated_total_ct(f, 1, "zhejiang-residential-flat");
 }
 
-static int64_t rated_total_ct(fx *f, int64_t ct)
+/* (by the total register only: for a TOU tariff, the tariff's own time map) */
+static int64_t rated_total_ct(fx *f, int64_t ct, const char *tariff)
 {
-    wk_tariff *t = tu_load_tariff("zhejiang-residential-flat");
+    wk_tariff *t = tu_load_tariff(tariff);
     wk_stmt *s;
     wk_diag d;
     assert_int_equal(wk_store_prepare(f->st,
@@ -452,7 +454,7 @@ static void test_ct_ratio(void **state)
     assert_int_equal(wk_store_exec(f->st, "UPDATE meter SET ct_ratio = 10", &d), WK_OK);
     f->in.power_w = 200; /* the meter sees 200 W: the shop draws 2 kW */
     run(f, f->now_ms + 3 * 3600000, 10000);
-    int64_t rated = rated_total_ct(f, 10);
+    int64_t rated = rated_total_ct(f, 10, "zhejiang-residential-flat");
     assert_true(rated > 300);
     assert_int_equal(3000 - wallet_fen(f), rated);
     assert_true(rated > 9 * rated_total(f)); /* not the raw registers */
@@ -460,6 +462,31 @@ static void test_ct_ratio(void **state)
 
 /* A community's policy overrides the default: here no friendly hours, so the evening
  * trip goes out at once; a malformed override is refused when seeded. */
+/* A meter whose TOU table disagrees with the tariff (the meter's default day has "flat"
+ * 11:00-18:00; Zhejiang's residential tariff has peak and valley only): billing goes on by
+ * the tariff's own time map, exactly as for a meter without registers, and the anomaly is
+ * one event, not one per reading. */
+static void test_tou_mismatch_rated_by_clock(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    assert_int_equal(wk_store_exec(f->st, "UPDATE community SET tariff = 'zhejiang-residential'", &d),
+                     WK_OK);
+    f->in.power_w = 2000;
+    run(f, f->now_ms + 4 * 3600000LL, 10000); /* 09:00-13:00: peak and (meter) flat */
+    int64_t spent = 3000 - wallet_fen(f);
+    assert_true(spent > 0);
+    assert_int_equal(spent, rated_total_ct(f, 1, "zhejiang-residential"));
+    assert_int_equal(f->tou_mismatch, 1);
+    wk_stmt *s;
+    bool row;
+    assert_int_equal(wk_store_prepare(f->st, "SELECT count(*) FROM event WHERE kind = 'tou_mismatch'", &s, &d),
+                     WK_OK);
+    assert_int_equal(wk_stmt_step(s, &row, &d), WK_OK);
+    assert_int_equal(wk_stmt_i64(s, 0), 1);
+    wk_stmt_reset(s);
+}
+
 static void test_community_policy(void **state)
 {
     fx *f = *state;
@@ -518,6 +545,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_silent_meter_polled_and_commands_wait, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ct_ratio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tou_mismatch_rated_by_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_community_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_write_failure_rolls_back, setup, teardown),
     };

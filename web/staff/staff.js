@@ -225,7 +225,7 @@ function filterTree(q) {
 // balance over time, anomalies (the meter's own event records, replies to commands we did
 // not send, refused or expired commands, silences), commands with their latency, readings
 // with the deduction of each, and the latest events.
-const ANOMALY_KINDS = ['meter_event', 'foreign_command', 'refused', 'expired', 'offline', 'policy_invalid'];
+const ANOMALY_KINDS = ['tou_mismatch', 'meter_event', 'foreign_command', 'refused', 'expired', 'offline', 'policy_invalid'];
 const charts = {};
 
 function lineChart(id, name, points, decimals) {
