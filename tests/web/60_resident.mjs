@@ -64,6 +64,14 @@ try {
   await res.click('#usage-day');
   await res.waitForFunction(() => document.getElementById('chart').dataset.by === 'day');
   check(await res.evaluate(() => document.documentElement.scrollWidth) <= 390, 'fits the phone width');
+  // the bill of a day: today's, equal to the API's (tier and slot lines)
+  await res.waitForSelector('#bill .bill[data-total-fen]');
+  const billDay = await res.inputValue('#bill-date');
+  const bill = await api(res, `/api/v1/bills/${account}?date=${billDay}`);
+  check(await res.$eval('#bill .bill', (b) => b.dataset.totalFen) === String(bill.total_fen),
+    `the day's bill in the page = API (${bill.total})`);
+  check(await res.$$eval('#bill table.bill-lines tbody tr', (r) => r.length) === bill.lines.length,
+    'one row per tier/slot line');
   await res.screenshot({ path: join(shots, 'resident-topup-before.png'), fullPage: true });
 
   // ---- top-up ¥50 through the sandbox

@@ -2,7 +2,8 @@
 # browser_test.sh - the staff console and the resident page in Debian's headless Chromium
 # (playwright-core from the lockfile, installed by scripts/setup), against a live serve with
 # simulated meters and the payment stand-in (tests/api/web_env.sh). Runs every
-# tests/web/*.mjs in name order against the same server, each with its own browser.
+# tests/web/NN_*.mjs in name order against the same server, each with its own browser
+# (tests/web/lib.mjs is what they share).
 # Writes the screenshots to docs/screenshots/ in the source tree (WK_SHOTS to put them
 # elsewhere).
 set -euo pipefail
@@ -14,7 +15,7 @@ source "$SRC/tests/api/web_env.sh"
 SHOTS=${WK_SHOTS:-$SRC/docs/screenshots}
 mkdir -p "$SHOTS"
 export WK_TEST_DB=$T/wk.db WK_PAYSIM=$PS
-for f in "$SRC"/tests/web/*.mjs; do
+for f in "$SRC"/tests/web/[0-9][0-9]_*.mjs; do
   echo "== $(basename "$f")"
   timeout 300 node "$f" "http://127.0.0.1:$HPORT" "$SHOTS"
 done

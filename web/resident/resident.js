@@ -10,6 +10,7 @@ import * as api from '/assets/api.js';
 import { t, add, apply, toggle } from '/assets/i18n.js';
 import { verifyReceipt } from '/assets/verify.js';
 import { qrSvg } from '/resident/qr.js';
+import { billCard } from '/assets/bill.js';
 
 add({
   en: {
@@ -18,6 +19,7 @@ add({
     res_sandbox_note: 'In this demo the payment channels are the sandbox stand-in (wattkeeper paysim): no real money moves.',
     res_pick: 'Pick an amount and a channel', res_st_created: 'waiting for the payment…',
     res_st_paid: 'paid, crediting…', res_st_credited: 'credited ✓', res_st_closed: 'closed', res_st_expired: 'expired (not paid)',
+    res_bill_title: 'Why was I charged this? (one day)', res_bill_date: 'Day (tap a bar in the chart, or pick a date)',
     res_by_day: 'By day', res_by_month: 'By month', res_usage_by_month: 'Usage by month (kWh)',
     res_total: 'Total', res_deducted: 'deducted', res_days_basis: 'average deduction ¥{avg}/day over the last {n} days',
     res_contacts_title: 'Notifications', res_no_contacts: 'No contacts yet: add one to get low-balance warnings and receipts.',
@@ -34,6 +36,7 @@ add({
     res_sandbox_note: '演示环境中的支付渠道为沙箱替身（wattkeeper paysim），不会产生真实扣款。',
     res_pick: '请选择金额和支付方式', res_st_created: '等待支付…',
     res_st_paid: '已支付，入账中…', res_st_credited: '已到账 ✓', res_st_closed: '已关闭', res_st_expired: '已过期（未支付）',
+    res_bill_title: '某日电费明细', res_bill_date: '日期（点图中柱子或选择日期）',
     res_by_day: '按日', res_by_month: '按月', res_usage_by_month: '每月用电量（千瓦时）',
     res_total: '合计', res_deducted: '扣费', res_days_basis: '近 {n} 天平均每日扣费 ¥{avg}',
     res_contacts_title: '通知设置', res_no_contacts: '尚未设置联系方式：添加后可收到余额提醒和收据。',
@@ -48,7 +51,7 @@ add({
 
 const $ = (id) => document.getElementById(id);
 let user = null, summary = null, usage = null, transfers = [], chart = null, logKey = null;
-let shownIds = null, usageBy = 'day', usageAt = 0, timer = null;
+let shownIds = null, usageBy = 'day', usageAt = 0, timer = null, usageKeys = [];
 const topup = { fen: 0, channel: 'wechat', order: null, poll: null };
 
 async function start() {
@@ -71,6 +74,7 @@ async function start() {
   setupTopup();
   setupUsage();
   setupContacts();
+  setupBill();
   user = await api.me();
   if (user) await enter(); else $('login-form').classList.remove('hidden');
 }
@@ -80,7 +84,7 @@ async function enter() {
   $('login-form').classList.add('hidden');
   $('app').classList.remove('hidden');
   $('logout').classList.remove('hidden');
-  await Promise.all([load(), loadContacts()]);
+  await Promise.all([load(), loadContacts(), showBill()]);
   timer = setInterval(load, 10000);
 }
 
@@ -115,6 +119,23 @@ function draw() {
   drawUsage();
   $('log-key').textContent = logKey || '–';
   drawReceipts();
+}
+
+// ---- the bill of one day (web/assets/bill.js): tier and slot lines ----
+
+function cstToday() {
+  return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10);
+}
+
+function setupBill() {
+  $('bill-date').value = cstToday();
+  $('bill-date').max = cstToday();
+  $('bill-date').addEventListener('change', showBill);
+}
+
+async function showBill() {
+  if (!user || !$('bill-date').value) return;
+  await billCard($('bill'), user.account_id, $('bill-date').value);
 }
 
 // ---- usage chart ----
@@ -159,13 +180,22 @@ function drawUsage() {
     const first = keys.findIndex((k) => got.has(k));
     keys = first < 0 ? [] : keys.slice(Math.max(0, Math.min(first, keys.length - 7)));
   }
+  usageKeys = keys;
   $('chart-empty').classList.toggle('hidden', usage.items.length > 0);
   $('usage-total').textContent = usage.items.length
     ? `${t('res_total')}: ${usage.total_energy_kwh} kWh · ${t('res_deducted')} ¥${usage.total_deduction}` : '';
   $('chart').dataset.by = usage.by;
   $('chart').dataset.total = usage.total_energy_wh;
   if (!window.echarts) return;
-  if (!chart) chart = window.echarts.init($('chart'));
+  if (!chart) {
+    chart = window.echarts.init($('chart'));
+    chart.on('click', (p) => { // a day's bar: that day's bill
+      if (usage.by !== 'day') return;
+      $('bill-date').value = usageKeys[p.dataIndex];
+      showBill();
+      $('bill-card').scrollIntoView({ behavior: 'smooth' });
+    });
+  }
   chart.setOption({
     grid: { left: 44, right: 10, top: 24, bottom: 30 },
     tooltip: {

@@ -8,6 +8,7 @@
 import * as api from '/assets/api.js';
 import { t, apply, toggle, add } from '/assets/i18n.js';
 import moduleNames from '/staff/modules.js';
+import { billCard } from '/assets/bill.js';
 
 const $ = (id) => document.getElementById(id);
 let user = null;
@@ -227,6 +228,7 @@ function filterTree(q) {
 // with the deduction of each, and the latest events.
 const ANOMALY_KINDS = ['tou_mismatch', 'meter_event', 'foreign_command', 'refused', 'expired', 'offline', 'policy_invalid'];
 const charts = {};
+let billShown = '';
 
 function lineChart(id, name, points, decimals) {
   if (typeof echarts === 'undefined') return;
@@ -289,6 +291,16 @@ async function openMeter(id) {
       pts.push([x.time_s * 1000 - 1, fen]);
     }
     lineChart('meter-balance-chart', t('balance_yuan'), pts.reverse().map(([tm, f]) => [tm, f / 100]), 2);
+  }
+  // the bill of a day for the meter's account (default: the day of the newest reading)
+  const dateBox = $('meter-bill-date');
+  if (!dateBox.value && readings.length) dateBox.value = api.cst(readings[0].time_s * 1000).slice(0, 10);
+  dateBox.onchange = () => { if (a) { billShown = `${a.id}:${dateBox.value}`; billCard($('meter-bill'), a.id, dateBox.value); } };
+  const key = a ? `${a.id}:${dateBox.value}` : '';
+  if (key !== billShown) { // not again while the page follows a command: a bill is a replay
+    billShown = key;
+    if (a && dateBox.value) await billCard($('meter-bill'), a.id, dateBox.value);
+    else $('meter-bill').replaceChildren();
   }
 }
 
