@@ -16,6 +16,7 @@
  * HTTP) runs on the HTTP thread after the order is committed, never on the main loop.
  */
 #include <jansson.h>
+#include <qrencode.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -159,6 +160,26 @@ static json_t *res__order_json(const wk_pay_order *o)
                      (json_int_t)o->created_ms, "expires_ms", (json_int_t)o->expires_ms);
 }
 
+/* The QR code of text (libqrencode, level M, 8-bit mode) as {"size": n, "rows": [n strings
+ * of '0'/'1']} for the page to draw (dark = '1'), or null when it cannot be encoded. */
+static json_t *res__qr(const char *text)
+{
+    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!q)
+        return json_null();
+    json_t *rows = json_array();
+    char line[177 + 1]; /* version 40 is 177 modules wide */
+    for (int y = 0; rows && q->width <= 177 && y < q->width; y++) {
+        for (int x = 0; x < q->width; x++)
+            line[x] = (q->data[y * q->width + x] & 1) ? '1' : '0';
+        line[q->width] = '\0';
+        json_array_append_new(rows, json_string(line));
+    }
+    json_t *o = rows ? json_pack("{s:i, s:o}", "size", q->width, "rows", rows) : NULL;
+    QRcode_free(q);
+    return o ? o : json_null();
+}
+
 /* POST /api/v1/me/topups {"amount_fen": 100..500000, "channel": "wechat"|"alipay"}
  * (resident session + CSRF): an order for the session's own account through the channel;
  * 201 with the order, the channel's code_url (WeChat Native) or qr_code (Alipay
@@ -227,6 +248,7 @@ static int res__topup(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (o) {
         json_object_set_new(o, key, json_string(code));
         json_object_set_new(o, "pay_url", json_string(code));
+        json_object_set_new(o, "qr", res__qr(code));
     }
     wk_log(WK_LOG_INFO, "resident top-up order", "order=%s account=%lld amount_fen=%lld channel=%s",
            WK_LOG_Q(r.o.out_trade_no), (long long)r.o.account_id, (long long)r.o.amount_fen,

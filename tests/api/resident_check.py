@@ -319,6 +319,11 @@ check(o and re.fullmatch(r"[A-Za-z0-9]{6,32}", o["order_no"]) and o["amount_fen"
       and o["state"] == "created" and o["channel"] == "wechat", f"order answer {o}")
 check(o["code_url"].startswith(A.paysim + "/sim/confirm?") and o["pay_url"] == o["code_url"],
       f"code_url and pay_url open the sandbox confirm page: {o.get('pay_url')}")
+qr = o.get("qr") or {}
+check(isinstance(qr.get("size"), int) and 21 <= qr["size"] <= 177 and (qr["size"] - 17) % 4 == 0 and
+      len(qr["rows"]) == qr["size"] and all(len(r) == qr["size"] and set(r) <= {"0", "1"} for r in qr["rows"]) and
+      qr["rows"][0].startswith("1111111") and qr["rows"][6].startswith("1111111"),
+      f"the QR code's modules (a version's size, finder pattern): {str(qr)[:120]}")
 check(orders[1]["order_no"] != o["order_no"], "two clicks, two orders")
 rows = db("select account_id, amount_fen, state, channel from pay_order where out_trade_no=?", o["order_no"])
 check(rows == [(A102, 5000, "created", "wechat")], f"the order is for res-102's own account: {rows}")

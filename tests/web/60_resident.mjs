@@ -6,12 +6,12 @@
 // power on once the simulated meter confirmed the close. The new top-up's receipt verifies
 // in the page and a tampered copy fails. Notification settings: a wrong number is refused
 // naming the field, a right one is listed, then deleted. The pay link is also shown as a QR
-// code (decoded with zbarimg when zbar-tools is installed).
+// code (decoded with zbarimg from zbar-tools, as a phone camera would).
 // Screenshots: SHOTS/resident-topup-*.png.
 // usage: node 60_resident.mjs BASE_URL SHOTS_DIR ; env PW, WK_TEST_DB, WK_PAYSIM. Exit 0 = passed.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [base, shots] = process.argv.slice(2);
@@ -90,7 +90,7 @@ try {
   check(await res.getAttribute('#topup-state', 'data-state') === 'created', 'waiting for the payment');
   check(await res.$$eval('#topup-qr svg path', (p) => p.length === 1 && p[0].getAttribute('d').length > 100),
     'the payment code is shown as a QR code');
-  if (existsSync('/usr/bin/zbarimg')) { // optional: decode the QR code as a phone would
+  { // decode the QR code as a phone would (zbarimg: scripts/setup installs zbar-tools)
     const png = join(shots, '.qr-check.png');
     await res.locator('#topup-qr svg').screenshot({ path: png });
     let got = '';

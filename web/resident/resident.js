@@ -9,7 +9,6 @@
 import * as api from '/assets/api.js';
 import { t, add, apply, toggle } from '/assets/i18n.js';
 import { verifyReceipt } from '/assets/verify.js';
-import { qrSvg } from '/resident/qr.js';
 import { billCard } from '/assets/bill.js';
 
 add({
@@ -119,6 +118,26 @@ function draw() {
   drawUsage();
   $('log-key').textContent = logKey || '–';
   drawReceipts();
+}
+
+// An <svg> of the QR code the server encoded (libqrencode): {size, rows of '0'/'1'}, with a
+// quiet zone of 4 modules, px pixels wide; null without one.
+function qrSvg(qr, px) {
+  if (!qr || !qr.rows) return null;
+  const n = qr.size + 8, NS = 'http://www.w3.org/2000/svg';
+  let d = '';
+  qr.rows.forEach((row, y) => { for (let x = 0; x < row.length; x++) if (row[x] === '1') d += `M${x + 4} ${y + 4}h1v1h-1z`; });
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${n} ${n}`);
+  svg.setAttribute('width', px);
+  svg.setAttribute('height', px);
+  svg.setAttribute('shape-rendering', 'crispEdges');
+  const bg = document.createElementNS(NS, 'rect');
+  bg.setAttribute('width', n); bg.setAttribute('height', n); bg.setAttribute('fill', '#fff');
+  const path = document.createElementNS(NS, 'path');
+  path.setAttribute('d', d); path.setAttribute('fill', '#000');
+  svg.append(bg, path);
+  return svg;
 }
 
 // ---- the bill of one day (web/assets/bill.js): tier and slot lines ----
@@ -280,7 +299,7 @@ async function createOrder() {
     $('topup-amount').textContent = o.amount;
     $('topup-link').href = o.pay_url;
     $('topup-code').textContent = o.code_url || o.qr_code || '';
-    const qr = qrSvg(o.code_url || o.qr_code || '', 200); // to scan from a computer's screen
+    const qr = qrSvg(o.qr, 200); // to scan from a computer's screen
     $('topup-qr').replaceChildren(...(qr ? [qr] : []));
     $('topup-order').classList.remove('hidden');
     showState(o.state);
