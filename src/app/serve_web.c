@@ -38,6 +38,7 @@
 #include "api/auth.h"
 #include "app/serve.h"
 #include "app/serve_web.h"
+#include "core/civil.h"
 #include "core/mem.h"
 #include "core/units.h"
 #include "proto/config.h"
@@ -542,16 +543,10 @@ static bool web__staff(const wk_session *s)
     return s->user.role != WK_ROLE_RESIDENT && s->user.company_id > 0;
 }
 
-/* Appends the current row's columns to an item: a compact column description keeps the
- * queries and the JSON in one place. Types: 'i' integer, 'I' integer or null, 's' text,
- * 'S' text or null, 'b' boolean, 'm' money in fen (adds "<name>" as a decimal string and
- * "<name>_fen"). */
-typedef struct web_col {
-    const char *name;
-    char type;
-} web_col;
+/* Column descriptions: wk_web_col in serve_web.h. */
+typedef wk_web_col web_col;
 
-static json_t *web__row(wk_stmt *st, const web_col *cols, size_t n)
+json_t *wk_web_row(wk_stmt *st, const wk_web_col *cols, size_t n)
 {
     json_t *o = json_object();
     for (size_t i = 0; o && i < n; i++) {
@@ -574,6 +569,11 @@ static json_t *web__row(wk_stmt *st, const web_col *cols, size_t n)
             const char *t = null ? NULL : wk_stmt_text(st, col, &len);
             json_error_t je;
             v = t ? json_loadb(t, len, JSON_REJECT_DUPLICATES, &je) : json_null();
+            break;
+        }
+        case 'D': {
+            char buf[32];
+            v = null ? json_null() : json_string(wk_date_format(wk_stmt_i64(st, col), buf, sizeof buf));
             break;
         }
         case 'm': {
@@ -726,7 +726,7 @@ static void web__collect(web_call *c, wk_stmt *st, const web_col *cols, size_t n
     wk_err e = items ? WK_OK : WK_ENOMEM;
     int64_t last = 0, count = 0;
     while (!e && !(e = wk_stmt_step(st, &row, d)) && row) {
-        json_t *it = web__row(st, cols, n_cols);
+        json_t *it = wk_web_row(st, cols, n_cols);
         if (!it || json_array_append_new(items, it)) {
             e = WK_ENOMEM;
             break;

@@ -117,6 +117,17 @@ int wk_web_send_json(wk_http_resp *resp, int status, json_t *j);
 void wk_web_fail(wk_web_call *c, int status, const char *code, const char *field,
                  const char *msg);
 void wk_web_internal(wk_web_call *c, const wk_diag *d);
+/* The current row of a statement as a JSON object, by a compact column description that
+ * keeps a query and its JSON in one place (column i of the row = cols[i]). Types: 'i'
+ * integer, 'I' integer or null, 's' text, 'S' text or null, 'b' boolean, 'j' JSON text we
+ * stored (embedded), 'D' a day number as "YYYY-MM-DD" or null, 'm' money in fen (adds
+ * "<name>_fen" and "<name>" as a decimal string). NULL when out of memory. */
+typedef struct wk_web_col {
+    const char *name;
+    char type;
+} wk_web_col;
+json_t *wk_web_row(wk_stmt *st, const wk_web_col *cols, size_t n);
+
 /* Staff of a company (not a resident). */
 bool wk_web_staff(const wk_session *s);
 /* Role bits for wk_web_role. */

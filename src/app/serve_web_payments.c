@@ -69,68 +69,11 @@ typedef struct pw_req {
 
 /* ---- rows as JSON ---- */
 
-/* Column types: 'i' integer, 'I' integer or null, 's' text, 'S' text or null, 'm' money
- * (adds "<name>_fen" and "<name>" as a decimal string), 'M' counter method as the API
- * names it (bank_transfer -> transfer) or null, 'D' a day number as "YYYY-MM-DD" or null. */
-typedef struct pw_col {
-    const char *name;
-    char type;
-} pw_col;
+/* Rows as JSON: wk_web_row (serve_web.h). A counter payment's method is named as the API
+ * names it (stored bank_transfer -> transfer) by the queries. */
+#define PW_METHOD "CASE k.method WHEN 'bank_transfer' THEN 'transfer' ELSE k.method END"
 
-static const char *pw__method_api(const char *stored, size_t n)
-{
-    if (n == 13 && !memcmp(stored, "bank_transfer", 13))
-        return "transfer";
-    if (n == 4 && !memcmp(stored, "card", 4))
-        return "card";
-    if (n == 4 && !memcmp(stored, "cash", 4))
-        return "cash";
-    return NULL;
-}
-
-static json_t *pw__row(wk_stmt *st, const pw_col *cols, size_t n)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; o && i < n; i++) {
-        int col = (int)i;
-        bool null = wk_stmt_is_null(st, col);
-        json_t *v = NULL;
-        size_t len = 0;
-        const char *t;
-        char buf[40], key[64];
-        switch (cols[i].type) {
-        case 'i': v = json_integer(wk_stmt_i64(st, col)); break;
-        case 'I': v = null ? json_null() : json_integer(wk_stmt_i64(st, col)); break;
-        case 's':
-        case 'S':
-            t = null ? NULL : wk_stmt_text(st, col, &len);
-            v = t ? json_stringn(t, len) : json_null();
-            break;
-        case 'M':
-            t = null ? NULL : wk_stmt_text(st, col, &len);
-            t = t ? pw__method_api(t, len) : NULL;
-            v = t ? json_string(t) : json_null();
-            break;
-        case 'D': v = null ? json_null() : json_string(wk_date_format(wk_stmt_i64(st, col), buf, sizeof buf)); break;
-        case 'm': {
-            int64_t fen = wk_stmt_i64(st, col);
-            snprintf(key, sizeof key, "%s_fen", cols[i].name);
-            json_object_set_new(o, key, json_integer(fen));
-            v = json_string(wk_dec_format(fen, 2, 2, buf, sizeof buf));
-            break;
-        }
-        }
-        if (!v || json_object_set_new(o, cols[i].name, v)) {
-            json_decref(o);
-            return NULL;
-        }
-    }
-    return o;
-}
-
-/* Steps st into {"items": [...], "next_offset": n|null} (or the single item when one).
- * Resets st. */
-static void pw__collect(wk_web_call *c, wk_stmt *st, const pw_col *cols, size_t n, bool one, int64_t limit,
+static void pw__collect(wk_web_call *c, wk_stmt *st, const wk_web_col *cols, size_t n, bool one, int64_t limit,
                         int64_t offset)
 {
     wk_diag d = {{0}};
@@ -138,7 +81,7 @@ static void pw__collect(wk_web_call *c, wk_stmt *st, const pw_col *cols, size_t 
     bool row = false;
     wk_err e = items ? WK_OK : WK_ENOMEM;
     while (!e && !(e = wk_stmt_step(st, &row, &d)) && row) {
-        json_t *it = pw__row(st, cols, n);
+        json_t *it = wk_web_row(st, cols, n);
         if (!it || json_array_append_new(items, it))
             e = wk_diag_set(&d, WK_ENOMEM, "out of memory");
     }
@@ -177,7 +120,7 @@ static wk_err pw__bind_opt_text(wk_stmt *s, int i, const char *v)
 
 /* Binds the tenancy parameters ?1 (company) and ?2 (assigned staff) and runs the common
  * list filters: ?3 id text, ?4 account, ?5 channel, ?6 from, ?7 to, ?8 limit, ?9 offset. */
-static void pw__list(wk_web_call *c, const wk_serve_env *env, const char *sql, const pw_col *cols, size_t n,
+static void pw__list(wk_web_call *c, const wk_serve_env *env, const char *sql, const wk_web_col *cols, size_t n,
                      const char *id_text)
 {
     pw_req *q = c->arg;
@@ -222,8 +165,8 @@ static void pw__list(wk_web_call *c, const wk_serve_env *env, const char *sql, c
 
 /* ---- payments ---- */
 
-static const pw_col pay_cols[] = {
-    {"id", 's'},        {"source", 's'},   {"channel", 's'},      {"method", 'M'},  {"account_id", 'i'},
+static const wk_web_col pay_cols[] = {
+    {"id", 's'},        {"source", 's'},   {"channel", 's'},      {"method", 'S'},  {"account_id", 'i'},
     {"amount", 'm'},    {"refunded", 'm'}, {"refundable", 'm'},   {"time_ms", 'i'}, {"txn_id", 'S'},
     {"out_trade_no", 'S'}, {"operator", 'S'}, {"reason", 'S'},    {"unit", 's'},    {"holder", 's'},
     {"building", 's'},  {"community", 's'},
@@ -238,7 +181,7 @@ static const char pay_sql[] =
     "   p.received_ms AS time_ms, p.txn_id AS txn_id, p.out_trade_no AS out_trade_no, NULL AS operator,"
     "   NULL AS reason FROM pay_payment p JOIN pay_order o ON o.id = p.order_id"
     "  UNION ALL"
-    "  SELECT 'counter-' || k.id, 'counter', 'counter', k.method, k.account_id, k.amount_fen,"
+    "  SELECT 'counter-' || k.id, 'counter', 'counter', " PW_METHOD ", k.account_id, k.amount_fen,"
     "   COALESCE((SELECT SUM(r.amount_fen) FROM pay_counter r WHERE r.kind = 'refund' AND r.payment_id = k.id), 0),"
     "   k.created_ms, NULL, NULL, k.operator, k.reason FROM pay_counter k WHERE k.kind = 'payment'"
     ") x" PW_ACCOUNT_JOINS
@@ -256,8 +199,8 @@ static void pw__op_payments(wk_web_call *c, const wk_serve_env *env)
 
 /* ---- refunds ---- */
 
-static const pw_col ref_cols[] = {
-    {"id", 's'},         {"source", 's'},        {"channel", 's'},   {"method", 'M'},    {"account_id", 'i'},
+static const wk_web_col ref_cols[] = {
+    {"id", 's'},         {"source", 's'},        {"channel", 's'},   {"method", 'S'},    {"account_id", 'i'},
     {"amount", 'm'},     {"time_ms", 'i'},       {"status", 's'},    {"operator", 's'},  {"reason", 's'},
     {"payment_id", 'S'}, {"out_trade_no", 'S'},  {"out_refund_no", 'S'}, {"refund_id", 'S'}, {"unit", 's'},
     {"holder", 's'},
@@ -273,7 +216,7 @@ static const char ref_sql[] =
     "   r.out_trade_no AS out_trade_no, r.out_refund_no AS out_refund_no, r.refund_id AS refund_id"
     "   FROM pay_refund r"
     "  UNION ALL"
-    "  SELECT 'counter-' || k.id, 'counter', 'counter', k.method, k.account_id, k.amount_fen, k.created_ms,"
+    "  SELECT 'counter-' || k.id, 'counter', 'counter', " PW_METHOD ", k.account_id, k.amount_fen, k.created_ms,"
     "   'SUCCESS', k.operator, k.reason, CASE WHEN k.payment_id IS NULL THEN NULL ELSE 'counter-' || k.payment_id END,"
     "   NULL, NULL, NULL FROM pay_counter k WHERE k.kind = 'refund'"
     ") x" PW_ACCOUNT_JOINS
@@ -290,7 +233,7 @@ static void pw__op_refunds(wk_web_call *c, const wk_serve_env *env)
 
 /* ---- orders ---- */
 
-static const pw_col ord_cols[] = {
+static const wk_web_col ord_cols[] = {
     {"id", 'i'},         {"out_trade_no", 's'}, {"account_id", 'i'}, {"channel", 's'}, {"amount", 'm'},
     {"state", 's'},      {"created_ms", 'i'},   {"updated_ms", 'i'}, {"expires_ms", 'i'}, {"unit", 's'},
     {"holder", 's'},
@@ -455,7 +398,7 @@ static wk_err pw__audit_counter(void *ctx, wk_store *st, wk_diag *d)
 
 /* The payment or refund `id` of the given list as the answer, with existed and the
  * wallet before/after when booked now. */
-static void pw__answer_booking(wk_web_call *c, const wk_serve_env *env, const char *sql, const pw_col *cols,
+static void pw__answer_booking(wk_web_call *c, const wk_serve_env *env, const char *sql, const wk_web_col *cols,
                                size_t n, const char *id, bool existed, const pw_audit *a)
 {
     pw__list(c, env, sql, cols, n, id);
@@ -600,7 +543,7 @@ static void pw__op_refund(wk_web_call *c, const wk_serve_env *env)
 
 /* ---- reconciliations ---- */
 
-static const pw_col rec_cols[] = {
+static const wk_web_col rec_cols[] = {
     {"id", 'i'},
     {"channel", 's'},
     {"date_from", 'D'},
@@ -653,7 +596,7 @@ static void pw__recon_list(wk_web_call *c, const wk_serve_env *env, int64_t id)
     pw__collect(c, st, rec_cols, sizeof rec_cols / sizeof rec_cols[0], id != 0, limit, offset);
 }
 
-static const pw_col line_cols[] = {{"kind", 's'},       {"txn_id", 'S'}, {"out_trade_no", 'S'},
+static const wk_web_col line_cols[] = {{"kind", 's'},       {"txn_id", 'S'}, {"out_trade_no", 'S'},
                                    {"account_id", 'I'}, {"amount_fen", 'I'}, {"detail", 's'}};
 
 /* The lines of run id the caller may see: touching an account in scope, or no account
@@ -688,7 +631,7 @@ static void pw__recon_one(wk_web_call *c, const wk_serve_env *env, int64_t id)
     json_t *lines = json_array();
     bool row = false;
     while (!e && lines && !(e = wk_stmt_step(st, &row, &d)) && row) {
-        json_t *l = pw__row(st, line_cols, sizeof line_cols / sizeof line_cols[0]);
+        json_t *l = wk_web_row(st, line_cols, sizeof line_cols / sizeof line_cols[0]);
         if (!l || json_array_append_new(lines, l))
             e = wk_diag_set(&d, WK_ENOMEM, "out of memory");
     }
