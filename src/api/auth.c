@@ -393,36 +393,49 @@ wk_err wk_auth_login(wk_store *st, const wk_auth_opts *o, const char *login,
     return e;
 }
 
-wk_err wk_auth_session(wk_store *st, const char *token, int64_t now_s, wk_session *out, wk_diag *d)
+/* The user behind a bearer secret (session or API token), by its SHA-256: sql selects
+ * user id, login, role, company, account, expires_s, assigned, csrf for one `?` (the hash).
+ * *found: a row that has not expired (then *out is set, without the token). */
+static wk_err auth__lookup(wk_store *st, const char *sql, const char *token, int64_t now_s,
+                           wk_session *out, bool *found, wk_diag *d)
 {
-    if (!token || strlen(token) != WK_TOKEN_HEX)
-        return wk_diag_set(d, WK_ENOTFOUND, "no session");
     uint8_t th[32];
     auth__sha256(token, th);
     wk_stmt *s;
-    wk_err e = wk_store_prepare(st,
-                                "SELECT u.id, u.login, u.role, u.company_id, u.account_id, s.csrf,"
-                                " s.expires_s, EXISTS (SELECT 1 FROM staff_community x"
-                                " WHERE x.user_id = u.id) FROM app_session s"
-                                " JOIN app_user u ON u.id = s.user_id WHERE s.token_sha256 = ?",
-                                &s, d);
+    wk_err e = wk_store_prepare(st, sql, &s, d);
     if (e)
         return e;
     bool row = false;
     if (!(e = wk_stmt_bind_blob(s, 1, th, 32)))
         e = wk_stmt_step(s, &row, d);
-    if (!e && (!row || wk_stmt_i64(s, 6) <= now_s))
-        e = wk_diag_set(d, WK_ENOTFOUND, "no session (unknown or expired)");
-    if (!e) {
+    *found = !e && row && wk_stmt_i64(s, 5) > now_s;
+    if (*found) {
         memset(out, 0, sizeof *out);
         auth__user_row(s, 0, &out->user);
+        out->expires_s = wk_stmt_i64(s, 5);
+        out->user.assigned = wk_stmt_i64(s, 6) != 0;
         size_t n;
-        snprintf(out->csrf, sizeof out->csrf, "%s", wk_stmt_text(s, 5, &n));
-        snprintf(out->token, sizeof out->token, "%s", token);
-        out->expires_s = wk_stmt_i64(s, 6);
-        out->user.assigned = wk_stmt_i64(s, 7) != 0;
+        snprintf(out->csrf, sizeof out->csrf, "%s", wk_stmt_text(s, 7, &n));
     }
     wk_stmt_reset(s);
+    return e;
+}
+
+wk_err wk_auth_session(wk_store *st, const char *token, int64_t now_s, wk_session *out, wk_diag *d)
+{
+    if (!token || strlen(token) != WK_TOKEN_HEX)
+        return wk_diag_set(d, WK_ENOTFOUND, "no session");
+    bool found = false;
+    wk_err e = auth__lookup(st,
+                            "SELECT u.id, u.login, u.role, u.company_id, u.account_id, s.expires_s,"
+                            " EXISTS (SELECT 1 FROM staff_community x WHERE x.user_id = u.id),"
+                            " s.csrf FROM app_session s JOIN app_user u ON u.id = s.user_id"
+                            " WHERE s.token_sha256 = ?",
+                            token, now_s, out, &found, d);
+    if (!e && !found)
+        e = wk_diag_set(d, WK_ENOTFOUND, "no session (unknown or expired)");
+    if (!e)
+        snprintf(out->token, sizeof out->token, "%s", token);
     return e;
 }
 
@@ -627,28 +640,14 @@ wk_err wk_auth_token_session(wk_store *st, const char *token, int64_t now_s, wk_
     size_t pl = strlen(WK_API_TOKEN_PREFIX);
     if (!token || strlen(token) != WK_API_TOKEN_LEN || strncmp(token, WK_API_TOKEN_PREFIX, pl))
         return wk_diag_set(d, WK_ENOTFOUND, "no such API token");
-    uint8_t th[32];
-    auth__sha256(token, th);
-    wk_stmt *s;
-    wk_err e = wk_store_prepare(st,
-                                "SELECT u.id, u.login, u.role, u.company_id, u.account_id, t.expires_s,"
-                                " EXISTS (SELECT 1 FROM staff_community x WHERE x.user_id = u.id)"
-                                " FROM api_token t JOIN app_user u ON u.id = t.user_id"
-                                " WHERE t.token_sha256 = ? AND t.revoked_s IS NULL",
-                                &s, d);
-    if (e)
-        return e;
-    bool row = false;
-    if (!(e = wk_stmt_bind_blob(s, 1, th, 32)))
-        e = wk_stmt_step(s, &row, d);
-    if (!e && (!row || wk_stmt_i64(s, 5) <= now_s))
+    bool found = false;
+    wk_err e = auth__lookup(st,
+                            "SELECT u.id, u.login, u.role, u.company_id, u.account_id, t.expires_s,"
+                            " EXISTS (SELECT 1 FROM staff_community x WHERE x.user_id = u.id),"
+                            " '' FROM api_token t JOIN app_user u ON u.id = t.user_id"
+                            " WHERE t.token_sha256 = ? AND t.revoked_s IS NULL",
+                            token, now_s, out, &found, d);
+    if (!e && !found)
         e = wk_diag_set(d, WK_ENOTFOUND, "no such API token (unknown, revoked or expired)");
-    if (!e) {
-        memset(out, 0, sizeof *out);
-        auth__user_row(s, 0, &out->user);
-        out->expires_s = wk_stmt_i64(s, 5);
-        out->user.assigned = wk_stmt_i64(s, 6) != 0;
-    }
-    wk_stmt_reset(s);
     return e;
 }
