@@ -1183,11 +1183,10 @@ static void web__op_relay(web_call *c, const wk_serve_env *env)
 static int web__relay(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
     (void)ctx;
-    const char *rest = wk_http_req_path_rest(req);
-    const char *slash = strchr(rest, '/');
     web_call c;
     web__call_init(&c, req, true);
-    if (!slash || strcmp(slash, "/relay") || !web__id(rest, (size_t)(slash - rest), &c.id))
+    const char *action = wk_web_path_action(req, &c.id);
+    if (!action || strcmp(action, "relay"))
         return web__err(resp, 404, "not_found", "no such route", NULL);
     int rc = 0;
     json_t *j = web__json_body(req, resp, &rc);
@@ -1364,6 +1363,15 @@ bool wk_web_id(const char *s, size_t len, int64_t *out)
 {
     return web__id(s, len, out);
 }
+const char *wk_web_path_action(wk_http_req *req, int64_t *id)
+{
+    const char *rest = wk_http_req_path_rest(req);
+    const char *slash = rest ? strchr(rest, '/') : NULL;
+    if (!slash || !web__id(rest, (size_t)(slash - rest), id))
+        return NULL;
+    return slash + 1;
+}
+
 bool wk_web_qint(wk_http_req *req, wk_http_resp *resp, const char *name, int64_t min, int64_t max,
                  int64_t dflt, int64_t *out, int *rc)
 {

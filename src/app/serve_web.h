@@ -103,6 +103,9 @@ const char *wk_web_str(json_t *j, const char *key, size_t max, wk_http_resp *res
 bool wk_web_only(json_t *j, const char *const *allowed, wk_http_resp *resp, int *rc);
 /* Positive decimal id that is the whole of s[0..len). */
 bool wk_web_id(const char *s, size_t len, int64_t *out);
+/* For a prefix route (path ending in a star) whose rest is "{id}/{action}": the id (positive decimal) into
+ * *id and the action (what follows the slash); NULL when the rest has not that shape. */
+const char *wk_web_path_action(wk_http_req *req, int64_t *id);
 /* Query parameter as an integer in [min, max]; absent = dflt; false answered 400. */
 bool wk_web_qint(wk_http_req *req, wk_http_resp *resp, const char *name, int64_t min,
                  int64_t max, int64_t dflt, int64_t *out, int *rc);

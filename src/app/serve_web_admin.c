@@ -409,14 +409,12 @@ static void adm__op_user_action(wk_web_call *c, const wk_serve_env *env)
 static int adm__users_action(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
     (void)ctx;
-    const char *rest = wk_http_req_path_rest(req);
-    const char *slash = strchr(rest, '/');
     wk_web_call c;
     wk_web_call_init(&c, req, true);
-    if (!slash || !wk_web_id(rest, (size_t)(slash - rest), &c.id) ||
-        (strcmp(slash, "/communities") && strcmp(slash, "/unlock")))
+    const char *action = wk_web_path_action(req, &c.id);
+    if (!action || (strcmp(action, "communities") && strcmp(action, "unlock")))
         return wk_web_err(resp, 404, "not_found", "no such route", NULL);
-    bool comm = !strcmp(slash, "/communities");
+    bool comm = !strcmp(action, "communities");
     int rc = 0;
     json_t *j = wk_web_json_body(req, resp, &rc);
     if (!j)
@@ -621,11 +619,10 @@ static void adm__op_token_revoke(wk_web_call *c, const wk_serve_env *env)
 static int adm__tokens_action(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
     (void)ctx;
-    const char *rest = wk_http_req_path_rest(req);
-    const char *slash = strchr(rest, '/');
     wk_web_call c;
     wk_web_call_init(&c, req, true);
-    if (!slash || strcmp(slash, "/revoke") || !wk_web_id(rest, (size_t)(slash - rest), &c.id))
+    const char *action = wk_web_path_action(req, &c.id);
+    if (!action || strcmp(action, "revoke"))
         return wk_web_err(resp, 404, "not_found", "no such route", NULL);
     int rc = 0;
     json_t *j = wk_web_json_body(req, resp, &rc);
