@@ -158,9 +158,26 @@ check(tok_id in a_list and tok_id not in t_list, "admins see the company's token
 check(is_error(Session("birch-admin").post(f"/api/v1/tokens/{tok_id}/revoke", {}), 404), "Birch cannot revoke it")
 check(is_error(Session("locky").post(f"/api/v1/tokens/{tok_id}/revoke", {}), 404), "a colleague cannot either")
 check(req("GET", "/api/v1/meters", bearer=tok).status == 200, "still valid")
+# the live event stream takes the token too (what an integration's dashboard would use)
+import http.client
+sc = http.client.HTTPConnection("127.0.0.1", A.port, timeout=10)
+sc.request("GET", "/api/v1/events/stream", headers={"Authorization": "Bearer " + tok, "Accept": "text/event-stream"})
+sr = sc.getresponse()
+first = b""
+if sr.status == 200:
+    while b"event: dashboard" not in first and len(first) < 65536:
+        chunk = sr.fp.readline()
+        if not chunk:
+            break
+        first += chunk
+check(sr.status == 200 and (sr.getheader("Content-Type") or "").startswith("text/event-stream")
+      and b"event: dashboard" in first, f"the event stream with an API token: {sr.status} {first[:120]}")
+sc.close()
 r = admin.post(f"/api/v1/tokens/{tok_id}/revoke", {"reason": "leaked in a ticket"})
 check(r.status == 200 and not r.json["active"] and r.json["revoked_s"], f"revoked {r.raw[:200]}")
 check(is_error(req("GET", "/api/v1/meters", bearer=tok), 401), "a revoked token is 401")
+check(req("GET", "/api/v1/events/stream", bearer=tok, headers={"Accept": "text/event-stream"}).status == 401,
+      "and cannot open the event stream")
 check(is_error(admin.post(f"/api/v1/tokens/{tok_id}/revoke", {}), 409), "revoking twice 409")
 au = [x[0] for x in db("select action from audit where object='api_token' order by id")]
 check(au == ["token_add", "token_revoke"], f"token audit {au}")
