@@ -5,110 +5,26 @@ Talks HTTP to the server; reads the SQLite file to know ids, to check money to t
 through the ledger and to confirm that rejected requests changed nothing. Money checks are
 exact despite the simulated meters booking deductions all the time: a wallet's movement is
 compared with the ledger transfers booked after a starting leaf, energy deductions apart."""
-import argparse, http.client, json, os, re, sqlite3, sys, time
+import json, os, sys, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import webclient
+from webclient import A, check, db, is_error, group, done, wait, Session
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--port", type=int, required=True)
-ap.add_argument("--db", required=True)
-ap.add_argument("--token-file", required=True)
-A = ap.parse_args()
-PW = os.environ["PW"]
 ADMIN_TOKEN = open(A.token_file).read().strip()
-fails = 0
-passes = 0
 
 
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def db(sql, *args):
-    c = sqlite3.connect(A.db, timeout=10)
-    try:
-        return c.execute(sql, args).fetchall()
-    finally:
-        c.close()
-
-
-class Resp:
-    def __init__(self, r):
-        self.status = r.status
-        self.raw = r.read()
-        try:
-            self.json = json.loads(self.raw) if self.raw else None
-        except ValueError:
-            self.json = None
-
-
-def req(method, path, body=None, tok=None, csrf=None, bearer=None, raw=None, ctype="application/json"):
-    c = http.client.HTTPConnection("127.0.0.1", A.port, timeout=30)
-    h = {}
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    if data is not None and ctype:
-        h["Content-Type"] = ctype
-    if tok:
-        h["Cookie"] = "wk_session=" + tok
-    if csrf:
-        h["X-CSRF-Token"] = csrf
-    if bearer:
-        h["Authorization"] = "Bearer " + bearer
-    c.request(method, path, body=data, headers=h)
-    r = Resp(c.getresponse())
-    c.close()
-    return r
-
-
-def is_error(r, status, code=None, field="-"):
-    e = (r.json or {}).get("error") if isinstance(r.json, dict) else None
-    return (r.status == status and e is not None and set(e) == {"code", "message", "field"}
-            and (code is None or e["code"] == code) and (field == "-" or e["field"] == field))
+def req(method, path, body=None, tok=None, **kw):
+    return webclient.req(method, path, body, cookie=tok, **kw)
 
 
 def desc(r):
     return f"{r.status} {r.raw[:300]!r}"
 
 
-def group(name):
-    if fails:
-        print(f"{passes} passed, {fails} failed (stopped before: {name})")
-        sys.exit(1)
-    print("--", name, flush=True)
-
-
-def wait(cond, secs=30):
-    until = time.time() + secs
-    while time.time() < until:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    return cond()
-
-
-class User:
+class User(Session):
     def __init__(self, name):
-        c = http.client.HTTPConnection("127.0.0.1", A.port, timeout=30)
-        c.request("POST", "/api/v1/login", body=json.dumps({"login": name, "password": PW}),
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        cookie = [v for k, v in r.getheaders() if k.lower() == "set-cookie"][0]
-        self.body = json.loads(r.read())
-        c.close()
-        self.tok = re.match(r"wk_session=([0-9a-f]+);", cookie).group(1)
-        self.csrf = self.body["csrf"]
-        self.name = name
-
-    def post(self, path, body, csrf=True):
-        return req("POST", path, body, tok=self.tok, csrf=self.csrf if csrf else None)
-
-    def get(self, path):
-        return req("GET", path, tok=self.tok)
+        super().__init__(name)
+        self.tok, self.body, self.name = self.cookie, self.me, name
 
 
 def acct(unit, status="open"):
@@ -476,18 +392,10 @@ check(r.status == 200 and not any(x["action"].startswith("account_") for x in r.
 
 # ---------------------------------------------------------------- API tokens
 group("API tokens act as their user, without CSRF")
-import hashlib, secrets
 
 
 def api_token(login):
-    tok = "wkt_" + secrets.token_hex(32)
-    c = sqlite3.connect(A.db, timeout=10)
-    c.execute("insert into api_token (user_id, name, token_sha256, created_s, expires_s)"
-              " select id, 'accounts test', ?, ?, ? from app_user where login = ?",
-              (hashlib.sha256(tok.encode()).digest(), int(time.time()), int(time.time()) + 3600, login))
-    c.commit()
-    c.close()
-    return tok
+    return webclient.api_token(login, "accounts test")
 
 
 svc_tok, birch_tok, tech_tok = api_token("pwchange"), api_token("birch-admin"), api_token("acme-tech")
@@ -504,6 +412,4 @@ r = req("POST", f"/api/v1/accounts/{NEW}/vacancy", {"vacant": False, "reason": "
 check(r.status == 200 and r.json["vacant"] is False, f"and back: {desc(r)}")
 check([x[0] for x in audits("account_vacancy", NEW)][-2:] == ["pwchange", "pwchange"], "audited as the token's user")
 
-group("done")
-print(f"{passes} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+done()

@@ -3,38 +3,12 @@
 tests/api/payments_test.sh against a live `wattkeeper serve` with the paysim channels. Talks
 HTTP to the server and to paysim; reads the SQLite file to know what exists and to confirm
 that bookings happened exactly once and rejected requests changed nothing."""
-import argparse, datetime, http.client, json, os, re, secrets, sqlite3, subprocess, sys, time, urllib.parse, urllib.request
+import datetime, json, os, re, secrets, sqlite3, subprocess, sys, time, urllib.parse, urllib.request
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import webclient
+from webclient import A, check, db, login_ok, group, done, ANY
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--port", type=int, required=True)
-ap.add_argument("--db", required=True)
-ap.add_argument("--src", required=True)
-ap.add_argument("--bin", required=True)
-ap.add_argument("--ps", required=True)
-ap.add_argument("--dir", required=True)
-A = ap.parse_args()
-PW = os.environ["PW"]
 ADMIN_TOKEN = open(A.db + ".admin-token").read().strip()
-fails = 0
-passes = 0
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def db(sql, *args):
-    c = sqlite3.connect(A.db, timeout=10)
-    try:
-        return c.execute(sql, args).fetchall()
-    finally:
-        c.close()
 
 
 def one(sql, *args):
@@ -42,70 +16,19 @@ def one(sql, *args):
     return r[0][0] if r else None
 
 
-class Resp:
-    def __init__(self, r):
-        self.status = r.status
-        self.raw = r.read()
-        try:
-            self.json = json.loads(self.raw) if self.raw else None
-        except ValueError:
-            self.json = None
-
-
-def req(method, path, body=None, s=None, csrf=True, bearer=None, raw=None, ctype="application/json"):
-    c = http.client.HTTPConnection("127.0.0.1", A.port, timeout=60)
-    h = {}
-    data = raw
-    if body is not None:
-        data = json.dumps(body).encode()
-    if data is not None and ctype:
-        h["Content-Type"] = ctype
-    if s:
-        h["Cookie"] = "wk_session=" + s["tok"]
-        if csrf and method != "GET":
-            h["X-CSRF-Token"] = s["csrf"]
-    if bearer:
-        h["Authorization"] = "Bearer " + bearer
-    c.request(method, path, body=data, headers=h)
-    r = Resp(c.getresponse())
-    c.close()
-    return r
-
-
-COOKIE = [None]
-
-
-def req_capture(method, path, body=None, **kw):
-    # login needs the Set-Cookie header: a variant of req that keeps it
-    c = http.client.HTTPConnection("127.0.0.1", A.port, timeout=30)
-    c.request(method, path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    for k, v in r.getheaders():
-        m = re.match(r"wk_session=([0-9a-f]+);", v) if k.lower() == "set-cookie" else None
-        if m:
-            COOKIE[0] = m.group(1)
-    out = Resp(r)
-    c.close()
-    return out
+def req(method, path, body=None, s=None, csrf=True, **kw):
+    """s = a login(): its cookie, and its CSRF token on state changes unless csrf=False."""
+    return webclient.req(method, path, body, cookie=s and s["tok"], timeout=60,
+                         csrf=s["csrf"] if s and csrf and method != "GET" else None, **kw)
 
 
 def login(name):
-    r = req_capture("POST", "/api/v1/login", {"login": name, "password": PW})
-    assert r.status == 200, (name, r.status, r.raw)
-    return {"name": name, "tok": COOKIE[0], "csrf": r.json["csrf"]}
+    _, tok, csrf = login_ok(name)
+    return {"name": name, "tok": tok, "csrf": csrf}
 
 
 def is_error(r, status, field=None, code=None):
-    e = (r.json or {}).get("error") if isinstance(r.json, dict) else None
-    return (r.status == status and e is not None and set(e) == {"code", "message", "field"}
-            and (field is None or e["field"] == field) and (code is None or e["code"] == code))
-
-
-def group(name):
-    if fails:
-        print(f"{passes} passed, {fails} failed (stopped before: {name})")
-        sys.exit(1)
-    print("--", name, flush=True)
+    return webclient.is_error(r, status, code, ANY if field is None else field)
 
 
 def acct(unit):
@@ -318,18 +241,10 @@ r = req("GET", f"/api/v1/orders/{O1}")
 check(is_error(r, 401), f"order without credentials: {r.status}")
 
 group("API tokens act as their user, without CSRF")
-import hashlib
 
 
 def api_token(login):
-    tok = "wkt_" + secrets.token_hex(32)
-    c = sqlite3.connect(A.db, timeout=10)
-    with c:
-        c.execute("insert into api_token (user_id, name, token_sha256, created_s, expires_s)"
-                  " select id, 'payments test', ?, strftime('%s','now'), strftime('%s','now') + 3600"
-                  " from app_user where login = ?", (hashlib.sha256(tok.encode()).digest(), login))
-    c.close()
-    return tok
+    return webclient.api_token(login, "payments test")
 
 
 TF, TB = api_token("locky"), api_token("birch-admin")
@@ -506,5 +421,4 @@ out = subprocess.run([A.bin, "ledger", "verify", "--db", A.db, "--log-key-file",
                      capture_output=True, text=True)
 check(out.returncode == 0, f"ledger verify: {out.stdout[-400:]} {out.stderr[-400:]}")
 
-group("done")
-print(f"{passes} checks passed")
+done()

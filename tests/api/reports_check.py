@@ -6,89 +6,19 @@ Every number the API gives is computed here independently from the SQLite file (
 transfers, readings, meters, accounts) and compared to the fen / Wh. Money is made through
 the real payment paths first: WeChat and Alipay orders paid at the payment stand-in, a
 channel refund, counter payment and refund, and admin-token credits."""
-import argparse, csv, datetime, http.client, io, json, os, re, signal, socket, sqlite3, subprocess
+import csv, datetime, http.client, io, json, os, re, signal, socket, sqlite3, subprocess
 import sys, time, urllib.parse, uuid
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from webclient import A, check, db, req, login_ok, group, done
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--port", type=int, required=True)
-ap.add_argument("--db", required=True)
-ap.add_argument("--ini", required=True)
-ap.add_argument("--bin", required=True)
-ap.add_argument("--paysim", required=True)
-ap.add_argument("--sim-pid", type=int, required=True)
-A = ap.parse_args()
-PW = os.environ["PW"]
 ADMIN_TOKEN = open(A.db + ".admin-token").read().strip()
 CST = datetime.timezone(datetime.timedelta(hours=8))
-fails = passes = 0
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def group(name):
-    if fails:
-        print(f"{passes} passed, {fails} failed (stopped before: {name})")
-        sys.exit(1)
-    print("--", name, flush=True)
-
-
-def db(sql, *args):
-    c = sqlite3.connect(A.db, timeout=10)
-    try:
-        return c.execute(sql, args).fetchall()
-    finally:
-        c.close()
-
-
-class Resp:
-    def __init__(self, r):
-        self.status = r.status
-        self.headers = r.getheaders()
-        self.raw = r.read()
-        try:
-            self.json = json.loads(self.raw) if self.raw else None
-        except ValueError:
-            self.json = None
-
-    def header(self, name):
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
-
 SRC_N = [0]
-
-
-def req(method, path, body=None, cookie=None, bearer=None, headers=None, source=None):
-    c = http.client.HTTPConnection("127.0.0.1", A.port, timeout=30,
-                                   source_address=(source, 0) if source else None)
-    h = dict(headers or {})
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    if cookie:
-        h["Cookie"] = "wk_session=" + cookie
-    if bearer:
-        h["Authorization"] = "Bearer " + bearer
-    c.request(method, path, body=data, headers=h)
-    r = Resp(c.getresponse())
-    c.close()
-    return r
 
 
 def login(name):
     SRC_N[0] += 1  # the login rate limit is per address: one loopback address per login
-    r = req("POST", "/api/v1/login", {"login": name, "password": PW}, source=f"127.0.3.{SRC_N[0]}")
-    m = re.search(r"wk_session=([0-9a-f]{64})", r.header("Set-Cookie") or "")
-    assert r.status == 200 and m, (name, r.status, r.raw)
-    return m.group(1), r.json["csrf"]
+    return login_ok(name, f"127.0.3.{SRC_N[0]}")[1:]
 
 
 def is_error(r, status, field="-"):
@@ -326,8 +256,8 @@ for by in ("day", "month"):
           r.json["channels"]["counter"]["refunds_fen"] == 500, f"per channel {r.json['channels']}")
     # CSV = JSON
     c = coll_api(TOK, by, frm, to, "&format=csv")
-    check(c.status == 200 and c.header("Content-Type").startswith("text/csv"), f"csv type {c.header('Content-Type')}")
-    cd = c.header("Content-Disposition") or ""
+    check(c.status == 200 and c.header1("Content-Type").startswith("text/csv"), f"csv type {c.header1('Content-Type')}")
+    cd = c.header1("Content-Disposition") or ""
     check(cd.startswith("attachment;") and re.search(r'filename="wattkeeper-collections-[a-z]+-[0-9-]+-to-[0-9-]+\.csv"', cd),
           f"disposition {cd}")
     text = c.raw.decode("utf-8")
@@ -367,7 +297,7 @@ for by in ("day", "month"):
            for x in rows] ==
           [(i["period"], i["building_id"], i["building"], i["energy_wh"], i["energy_kwh"], i["charged"])
            for i in r.json["items"]], "consumption csv = json")
-    check('filename="wattkeeper-consumption-' in (c.header("Content-Disposition") or ""), "consumption filename")
+    check('filename="wattkeeper-consumption-' in (c.header1("Content-Disposition") or ""), "consumption filename")
 r = req("GET", f"/api/v1/reports/consumption?from={yday}&to={to}", cookie=BTOK)
 check(r.status == 200 and {i["community_id"] for i in r.json["items"]} <= {hillview}, "birch consumption: Hillview only")
 
@@ -394,7 +324,7 @@ for tok, co, who in ((TOK, acme, "acme"), (BTOK, birch, "birch")):
     rows = list(csv.DictReader(io.StringIO(c.raw.decode(), newline="")))
     check(rows and rows[-1]["community"] == "total" and rows[-1]["held"] == r.json["total"]["held"] and
           [x["held"] for x in rows[:-1]] == [i["held"] for i in r.json["items"]], f"liability csv {rows}")
-    check(re.search(r'filename="wattkeeper-liability-[0-9-]+\.csv"', c.header("Content-Disposition") or ""),
+    check(re.search(r'filename="wattkeeper-liability-[0-9-]+\.csv"', c.header1("Content-Disposition") or ""),
           "liability filename")
 # all companies together = every wallet of a company's community, to the fen
 tot_api = sum(req("GET", "/api/v1/reports/liability", cookie=t).json["total"]["held_fen"] for t in (TOK, BTOK))
@@ -625,5 +555,4 @@ check(len(streams) == 64, f"64 streams open again ({len(streams)})")
 for x in streams:
     x.close()
 
-group("done")
-print(f"{passes} checks passed")
+done()

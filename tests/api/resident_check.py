@@ -5,52 +5,12 @@ tests/api/resident_test.sh against a live `wattkeeper serve` with the payment st
 resident "pays" on its confirm page); reads the SQLite file to compute the expected numbers
 and to confirm that rejected requests changed nothing. Exits 1 at the end of the first group
 with a failed check."""
-import argparse, datetime, http.client, json, os, re, sqlite3, sys, time, urllib.parse
+import datetime, http.client, json, os, re, sqlite3, sys, time, urllib.parse
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import webclient
+from webclient import A, check, db, login_ok, group, done, wait, Resp, ANY
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--port", type=int, required=True)
-ap.add_argument("--db", required=True)
-ap.add_argument("--paysim", required=True)
-A = ap.parse_args()
-PW = os.environ["PW"]
-fails = passes = 0
 CST = datetime.timezone(datetime.timedelta(hours=8))
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def group(name):
-    if fails:
-        print(f"{passes} passed, {fails} failed (stopped before: {name})")
-        sys.exit(1)
-    print("--", name, flush=True)
-
-
-def db(sql, *args):
-    c = sqlite3.connect(A.db, timeout=10)
-    try:
-        return c.execute(sql, args).fetchall()
-    finally:
-        c.close()
-
-
-class Resp:
-    def __init__(self, r):
-        self.status = r.status
-        self.headers = r.getheaders()
-        self.raw = r.read()
-        try:
-            self.json = json.loads(self.raw) if self.raw else None
-        except ValueError:
-            self.json = None
 
 
 def hreq(host, port, method, path, data=None, headers=None):
@@ -61,42 +21,19 @@ def hreq(host, port, method, path, data=None, headers=None):
     return r
 
 
-def req(method, path, body=None, s=None, csrf=True, ctype="application/json", raw=None):
-    h = {}
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    if data is not None and ctype:
-        h["Content-Type"] = ctype
-    if s:
-        h["Cookie"] = "wk_session=" + s["tok"]
-        if csrf is True:
-            h["X-CSRF-Token"] = s["csrf"]
-        elif csrf:
-            h["X-CSRF-Token"] = csrf
-    return hreq("127.0.0.1", A.port, method, path, data, h)
+def req(method, path, body=None, s=None, csrf=True, **kw):
+    """s = a login(): its cookie, and its CSRF token unless csrf is False or another token."""
+    return webclient.req(method, path, body, cookie=s and s["tok"],
+                         csrf=(s["csrf"] if csrf is True else csrf) if s else None, **kw)
 
 
 def login(name):
-    r = req("POST", "/api/v1/login", {"login": name, "password": PW})
-    assert r.status == 200, (name, r.status, r.raw)
-    cookie = [v for k, v in r.headers if k.lower() == "set-cookie"][0]
-    tok = re.match(r"wk_session=([0-9a-f]+);", cookie).group(1)
-    return {"tok": tok, "csrf": r.json["csrf"], "account_id": r.json.get("account_id"), "login": name}
+    r, tok, csrf = login_ok(name)
+    return {"tok": tok, "csrf": csrf, "account_id": r.json.get("account_id"), "login": name}
 
 
 def err(r, status, field=None, code=None):
-    e = (r.json or {}).get("error") if isinstance(r.json, dict) else None
-    return (r.status == status and e is not None and set(e) == {"code", "message", "field"}
-            and (field is None or e["field"] == field) and (code is None or e["code"] == code))
-
-
-def wait(cond, seconds=30):
-    until = time.time() + seconds
-    while time.time() < until:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    return cond()
+    return webclient.is_error(r, status, code, ANY if field is None else field)
 
 
 def acct(unit):
@@ -499,5 +436,4 @@ check(snapshot() == before, "and changes nothing")
 check(req("POST", "/api/v1/me/contacts", {"channel": "email", "address": "n0@example.com", "language": "en"},
           R101).status == 200, "updating one of ten is fine")
 
-group("done")
-print(f"{passes} checks passed")
+done()

@@ -3,94 +3,29 @@
 tests/api/tariffs_test.sh against a live `wattkeeper serve`. Reads the SQLite file only to
 know what exists and to confirm that rejected requests changed nothing and that a bill
 equals the ledger. Exits 1 at the first failed group, printing every failed check."""
-import argparse, copy, datetime, hashlib, http.client, json, os, re, sqlite3, subprocess, sys, tempfile, time
+import copy, datetime, hashlib, json, os, re, sqlite3, subprocess, sys, tempfile, time
 from decimal import Decimal
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import webclient
+from webclient import A, check, db, login_ok, group, done, ANY
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--port", type=int, required=True)
-ap.add_argument("--db", required=True)
-ap.add_argument("--src", required=True)
-ap.add_argument("--sim-pid", type=int, required=True)
-ap.add_argument("--bin", required=True)
-A = ap.parse_args()
-PW = os.environ["PW"]
-fails = passes = 0
 CST = datetime.timezone(datetime.timedelta(hours=8))
 
 
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def group(name):
-    if fails:
-        print(f"{passes} passed, {fails} failed (stopped before: {name})")
-        sys.exit(1)
-    print("--", name, flush=True)
-
-
-def db(sql, *args):
-    c = sqlite3.connect(A.db, timeout=10)
-    try:
-        return c.execute(sql, args).fetchall()
-    finally:
-        c.close()
-
-
-class Resp:
-    def __init__(self, r):
-        self.status = r.status
-        self.raw = r.read()
-        try:
-            self.json = json.loads(self.raw) if self.raw else None
-        except ValueError:
-            self.json = None
-
-
-def req(method, path, body=None, s=None, csrf=True, ctype="application/json"):
-    c = http.client.HTTPConnection("127.0.0.1", A.port, timeout=60)
-    h = {}
-    data = json.dumps(body).encode() if body is not None else None
-    if data is not None and ctype:
-        h["Content-Type"] = ctype
-    if s:
-        h["Cookie"] = "wk_session=" + s[0]
-        if csrf and method != "GET":
-            h["X-CSRF-Token"] = s[1]
-    c.request(method, path, body=data, headers=h)
-    r = Resp(c.getresponse())
-    c.close()
-    return r
+def req(method, path, body=None, s=None, csrf=True, **kw):
+    """s = a login() (token, csrf): its cookie, and its CSRF token on state changes unless csrf=False."""
+    return webclient.req(method, path, body, cookie=s and s[0], timeout=60,
+                         csrf=s[1] if s and csrf and method != "GET" else None, **kw)
 
 
 def login(name, source):
     """A session (token, csrf); each login from its own loopback address (the login rate
     limit is per address)."""
-    c = http.client.HTTPConnection("127.0.0.1", A.port, timeout=30, source_address=(source, 0))
-    c.request("POST", "/api/v1/login", body=json.dumps({"login": name, "password": PW}),
-              headers={"Content-Type": "application/json"})
-    rr = c.getresponse()
-    tok = None
-    for k, v in rr.getheaders():
-        m = re.match(r"wk_session=([0-9a-f]+);", v) if k.lower() == "set-cookie" else None
-        if m:
-            tok = m.group(1)
-    body = json.loads(rr.read())
-    c.close()
-    assert rr.status == 200 and tok, (name, rr.status, body)
-    return (tok, body["csrf"])
+    return login_ok(name, source)[1:]
 
 
 def err(r, status, code=None, field=None):
-    e = (r.json or {}).get("error") if isinstance(r.json, dict) else None
-    ok = (r.status == status and e is not None and set(e) == {"code", "message", "field"}
-          and (code is None or e["code"] == code) and (field is None or e["field"] == field))
+    ok = webclient.is_error(r, status, code, ANY if field is None else field)
     if not ok:
         print("   got", r.status, r.raw[:300])
     return ok
@@ -461,5 +396,4 @@ for bad in ["2026-1-01", "2026-02-30", "yesterday", "2026-01-01x"]:
           f"bad date {bad}")
 check(err(req("GET", f"/api/v1/bills/{acct['101']}?date={today}"), 401), "no session 401")
 
-print(f"{passes} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+done()

@@ -3,102 +3,9 @@
 `wattkeeper serve`. Talks only HTTP to the server; reads the SQLite file only to know what
 exists (the ids to sweep and who owns them) and to confirm that rejected requests changed
 nothing. Exits 1 on the first failed group, printing every failed check."""
-import argparse, glob, http.client, json, os, re, sqlite3, subprocess, sys, tempfile, time
-
-ap = argparse.ArgumentParser()
-ap.add_argument("--port", type=int, required=True)
-ap.add_argument("--db", required=True)
-ap.add_argument("--src", required=True)
-ap.add_argument("--bin", required=True)
-A = ap.parse_args()
-PW, PW2 = os.environ["PW"], os.environ["PW2"]
-fails = 0
-passes = 0
-
-
-def check(cond, what):
-    global fails, passes
-    if cond:
-        passes += 1
-    else:
-        fails += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def db(sql, *args):
-    c = sqlite3.connect(A.db, timeout=10)
-    try:
-        return c.execute(sql, args).fetchall()
-    finally:
-        c.close()
-
-
-class Resp:
-    def __init__(self, r):
-        self.status = r.status
-        self.headers = r.getheaders()
-        self.raw = r.read()
-        try:
-            self.json = json.loads(self.raw) if self.raw else None
-        except ValueError:
-            self.json = None
-
-    def header(self, name):
-        return [v for k, v in self.headers if k.lower() == name.lower()]
-
-
-SRC_ADDR = ["127.0.1.0"]  # a fresh loopback source address per group: the login rate
-                           # limit is per address and is tested on its own
-
-
-def req(method, path, body=None, cookie=None, csrf=None, ctype="application/json",
-        source=None, raw=None):
-    source = source or SRC_ADDR[0]
-    c = http.client.HTTPConnection("127.0.0.1", A.port, timeout=30, source_address=(source, 0))
-    h = {}
-    data = raw
-    if body is not None:
-        data = json.dumps(body).encode()
-    if data is not None and ctype:
-        h["Content-Type"] = ctype
-    if cookie:
-        h["Cookie"] = "wk_session=" + cookie
-    if csrf:
-        h["X-CSRF-Token"] = csrf
-    c.request(method, path, body=data, headers=h)
-    r = Resp(c.getresponse())
-    c.close()
-    return r
-
-
-def cookie_of(r):
-    for v in r.header("Set-Cookie"):
-        m = re.match(r"wk_session=([0-9a-f]*);", v)
-        if m:
-            return m.group(1), v
-    return None, None
-
-
-def login(name, pw=PW, source=None, planted=None):
-    r = req("POST", "/api/v1/login", {"login": name, "password": pw}, cookie=planted, source=source)
-    tok, _ = cookie_of(r)
-    return r, tok, (r.json or {}).get("csrf")
-
-
-def is_error(r, status, code=None):
-    e = (r.json or {}).get("error") if isinstance(r.json, dict) else None
-    return (r.status == status and e is not None and set(e) == {"code", "message", "field"}
-            and (code is None or e["code"] == code))
-
-
-def group(name):
-    global fails
-    if fails:
-        print(f"{passes} passed, {fails} failed (stopped before: {name})")
-        sys.exit(1)
-    print("--", name, flush=True)
-    SRC_ADDR[0] = "127.0.1.%d" % (int(SRC_ADDR[0].rsplit(".", 1)[1]) + 1)
+import glob, json, os, re, sqlite3, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from webclient import A, PW, PW2, check, db, req, cookie_of, login, is_error, group, done
 
 
 # ---------------------------------------------------------------- login, cookie, /me
@@ -505,5 +412,4 @@ for path in ("/staff/../openapi.json", "/assets/%2e%2e/openapi.json", "/staff//s
     r = req("GET", path)
     check(r.status == 404 and b"echarts" not in r.raw and b"<html" not in r.raw, f"GET {path} is 404 ({r.status})")
 
-group("done")
-print(f"{passes} checks passed")
+done()
