@@ -7,45 +7,17 @@
 //   chart is drawn, a receipt verifies in the page (WebCrypto), a tampered one fails.
 // Screenshots of the main pages go to $SHOTS (docs/screenshots/ in the source tree).
 // usage: node browser.mjs BASE_URL SHOTS_DIR ; env PW = the demo password. Exit 0 = passed.
-import { chromium } from 'playwright-core';
-import { join } from 'node:path';
+import { check, api, run, newPage, submitLogin, staffLogin, residentLogin, shot } from './lib.mjs';
 
-const [base, shots] = process.argv.slice(2);
-const PW = process.env.PW;
-let passes = 0, fails = 0;
-function check(cond, what) {
-  if (cond) passes++; else { fails++; console.log('FAIL:', what); }
-  return cond;
-}
-async function api(page, path) { // the API as the page's session sees it
-  return page.evaluate(async (p) => (await fetch(p)).json(), path);
-}
-
-// playwright gives every launch a new empty --user-data-dir of its own (it refuses one in
-// args) and removes it at close
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 60000,
-});
-const errors = [];
-try {
+await run(async (browser) => {
   // ---------------------------------------------------------------- staff
-  const sctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-US' });
-  const staff = await sctx.newPage();
-  staff.on('pageerror', (e) => errors.push('staff: ' + e.message));
   // a 401 from /api/v1/me before login is how the page learns it must show the form
-  staff.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push('staff console: ' + m.text()); });
-  await staff.goto(base + '/staff/');
-  await staff.fill('#login-name', 'acme-admin');
-  await staff.fill('#login-password', 'not-the-password');
-  await staff.click('#login-form button[type=submit]');
-  await staff.waitForFunction(() => document.getElementById('login-error').textContent !== '');
-  check(/wrong/i.test(await staff.textContent('#login-error')), 'a wrong password is shown in place');
-  await staff.fill('#login-password', PW);
-  await staff.click('#login-form button[type=submit]');
-  await staff.waitForSelector('#app:not(.hidden)');
+  const staff = await newPage(browser, 'staff', { allow: /status of 401/ });
+  await staffLogin(staff, 'acme-admin', async () => {
+    await submitLogin(staff, 'acme-admin', 'not-the-password');
+    await staff.waitForFunction(() => document.getElementById('login-error').textContent !== '');
+    check(/wrong/i.test(await staff.textContent('#login-error')), 'a wrong password is shown in place');
+  });
   await staff.waitForFunction(() => /^\d+$/.test(document.getElementById('s-meters').textContent));
   const meters = (await api(staff, '/api/v1/meters?limit=200')).items;
   check(await staff.textContent('#s-meters') === String(meters.length), 'dashboard: meter count = API');
@@ -55,14 +27,14 @@ try {
   await staff.waitForFunction((f) => document.getElementById('s-updated').textContent !== f, first, { timeout: 10000 });
   check(true, 'dashboard updates itself');
   await staff.waitForFunction(() => document.querySelectorAll('#events tr').length > 0);
-  await staff.screenshot({ path: join(shots, 'staff-dashboard.png'), fullPage: true });
+  await shot(staff, 'staff-dashboard.png');
 
   await staff.click('button[data-tab=tree]');
   await staff.waitForSelector('#tree li[data-search]');
   await staff.fill('#search', '101');
   const visible = await staff.$$eval('#tree li[data-search]', (ls) => ls.filter((l) => !l.classList.contains('hidden')).length);
   check(visible === 1, `search for 101 leaves one unit (${visible})`);
-  await staff.screenshot({ path: join(shots, 'staff-tree.png'), fullPage: true });
+  await shot(staff, 'staff-tree.png');
   await staff.click('#tree li[data-search*="101"] a');
   await staff.waitForSelector('#meter-page:not(.hidden)');
   await staff.waitForFunction(() => document.getElementById('meter-title').textContent.includes('Meter'));
@@ -109,7 +81,7 @@ try {
   check(audit && audit.reason === 'browser test: meter box inspection' && audit.login === 'acme-admin',
     'audited with who and why');
   await staff.waitForFunction(() => document.getElementById('meter-relay').textContent === 'Tripped', null, { timeout: 15000 });
-  await staff.screenshot({ path: join(shots, 'staff-meter.png'), fullPage: true });
+  await shot(staff, 'staff-meter.png');
   // back to automatic, so the resident's power returns
   await staff.selectOption('#relay-action', 'auto');
   await staff.fill('#relay-reason', 'browser test: inspection done');
@@ -120,24 +92,17 @@ try {
   await staff.click('#lang');
   check((await staff.textContent('header h1')).includes('物业管理后台'), 'switches to zh-CN');
   check(await staff.getAttribute('html', 'lang') === 'zh-CN', 'html lang is zh-CN');
-  await staff.screenshot({ path: join(shots, 'staff-audit-zh.png'), fullPage: true });
+  await shot(staff, 'staff-audit-zh.png');
   await staff.click('button[data-tab=dashboard]');
   await staff.waitForTimeout(500);
-  await staff.screenshot({ path: join(shots, 'staff-dashboard-zh.png'), fullPage: true });
-  await sctx.close();
+  await shot(staff, 'staff-dashboard-zh.png');
+  await staff.context().close();
 
   // ---------------------------------------------------------------- resident (phone)
-  const rctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2,
-    isMobile: true, hasTouch: true, locale: 'zh-CN' });
-  const res = await rctx.newPage();
-  res.on('pageerror', (e) => errors.push('resident: ' + e.message));
-  res.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push('resident console: ' + m.text()); });
-  await res.goto(base + '/resident/');
-  check((await res.textContent('header h1')).includes('我的电费'), 'a zh-CN browser gets Chinese');
-  await res.fill('#login-name', 'res-101');
-  await res.fill('#login-password', PW);
-  await res.click('#login-form button[type=submit]');
-  await res.waitForSelector('#app:not(.hidden)');
+  const res = await newPage(browser, 'resident', { phone: true, locale: 'zh-CN', allow: /status of 401/ });
+  await residentLogin(res, 'res-101', async () => {
+    check((await res.textContent('header h1')).includes('我的电费'), 'a zh-CN browser gets Chinese');
+  });
   await res.waitForFunction(() => document.getElementById('balance').textContent !== '–');
   const me = await api(res, '/api/v1/me');
   const acct = await api(res, `/api/v1/accounts/${me.account_id}`);
@@ -158,7 +123,7 @@ try {
   }, null, { timeout: 15000 });
   check(await firstRow.locator('.verify-result').getAttribute('data-ok') === 'true',
     'a receipt verifies in the page: ' + await firstRow.locator('.verify-result').textContent());
-  await res.screenshot({ path: join(shots, 'resident-phone.png'), fullPage: true });
+  await shot(res, 'resident-phone.png');
 
   // tampered receipts: the amount in the record, then the checkpoint signature
   for (const [what, tamper] of [
@@ -181,14 +146,7 @@ try {
     check(await row.locator('.verify-result').getAttribute('data-ok') === 'false',
       `a receipt with a tampered ${what} fails: ` + await row.locator('.verify-result').textContent());
     await res.unroute('**/api/v1/receipts/*');
-    if (what === 'record amount') await res.screenshot({ path: join(shots, 'resident-tampered.png'), fullPage: true });
+    if (what === 'record amount') await shot(res, 'resident-tampered.png');
   }
-  await rctx.close();
-} catch (e) {
-  check(false, 'browser run: ' + (e.stack || e));
-} finally {
-  await browser.close();
-}
-check(errors.length === 0, 'no page errors: ' + errors.join(' | '));
-console.log(`${passes} passed, ${fails} failed`);
-process.exit(fails ? 1 : 0);
+  await res.context().close();
+});

@@ -5,19 +5,8 @@
 // a shop transfer (S1 -> the new S2 account). Every result is checked against the API.
 // Leaves unit 101 (10_core.mjs) alone. Screenshots: accounts-*.png.
 // usage: node 20_accounts.mjs BASE_URL SHOTS_DIR ; env PW. Exit 0 = passed.
-import { chromium } from 'playwright-core';
-import { join } from 'node:path';
+import { check, api, run, newPage, staffLogin, shot } from './lib.mjs';
 
-const [base, shots] = process.argv.slice(2);
-const PW = process.env.PW;
-let passes = 0, fails = 0;
-function check(cond, what) {
-  if (cond) passes++; else { fails++; console.log('FAIL:', what); }
-  return cond;
-}
-async function api(page, path) {
-  return page.evaluate(async (p) => (await fetch(p)).json(), path);
-}
 async function accountOf(page, unit, status = 'open') {
   const all = (await api(page, '/api/v1/accounts?limit=200')).items;
   return all.filter((a) => a.unit === unit && a.status === status).sort((a, b) => b.id - a.id)[0];
@@ -33,30 +22,16 @@ async function submit(page, form) { // submits and waits for the result or the e
     document.getElementById(f + '-error').textContent !== '', form, { timeout: 20000 });
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 60000,
-});
-const errors = [];
-try {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => errors.push(e.message));
+await run(async (browser) => {
   // 4xx answers the test provokes on purpose show up as console errors of the fetch
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of (401|400|403|409)/.test(m.text())) errors.push(m.text()); });
+  const page = await newPage(browser, 'accounts', { viewport: { width: 1280, height: 900 }, allow: /status of (401|400|403|409)/ });
   page.on('dialog', (d) => d.accept());
-  await page.goto(base + '/staff/');
-  await page.fill('#login-name', 'pwchange'); // a service user
-  await page.fill('#login-password', PW);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#app:not(.hidden)');
+  await staffLogin(page, 'pwchange'); // a service user
   await page.click('button[data-tab=accounts]');
   await page.waitForSelector('#acc-rows tr');
   const open = (await api(page, '/api/v1/accounts?status=open&limit=200')).items;
   check(await page.$$eval('#acc-rows tr', (r) => r.length) === open.length, 'the list holds the open accounts of the API');
-  await page.screenshot({ path: join(shots, 'accounts-list.png'), fullPage: true });
+  await shot(page, 'accounts-list.png');
 
   // ---- search and the panel
   await page.fill('#acc-search', 'S2');
@@ -81,7 +56,7 @@ try {
   check((await page.textContent('#acc-vacancy-ok')).includes('Vacant'), 'vacancy result shown');
   check((await api(page, `/api/v1/accounts/${a103.id}`)).vacant === true, 'API: vacant');
   await page.waitForFunction(() => document.getElementById('acc-status-text').textContent.includes('Vacant'));
-  await page.screenshot({ path: join(shots, 'accounts-vacancy.png'), fullPage: true });
+  await shot(page, 'accounts-vacancy.png');
   check(await page.inputValue('#acc-vacancy-value') === 'false', 'the form now offers to end the vacancy');
   await page.fill('#acc-vacancy-reason', 'browser test: owner back');
   await submit(page, 'acc-vacancy');
@@ -106,7 +81,7 @@ try {
   }
   check(tripped, 'the panel shows the relay held open');
   await page.selectOption('#acc-status', '');
-  await page.screenshot({ path: join(shots, 'accounts-moveout.png'), fullPage: true });
+  await shot(page, 'accounts-moveout.png');
 
   // ---- move-in on S2: first an error naming the field, then the account
   const units = (await api(page, '/api/v1/units?limit=200')).items;
@@ -128,7 +103,7 @@ try {
     `API: the new account is open: ${JSON.stringify(opened)}`);
   check((await page.textContent('#acc-open-ok')).includes(`${opened && opened.id}`), 'the result names the new account');
   await page.waitForFunction((i) => document.querySelector('#acc-info td').textContent === String(i), opened.id);
-  await page.screenshot({ path: join(shots, 'accounts-open.png'), fullPage: true });
+  await shot(page, 'accounts-open.png');
 
   // ---- shop transfer: an error naming the field, then 5.00 from S1 to the new S2 account
   await page.fill('#acc-transfer-amount', '1.00');
@@ -146,25 +121,18 @@ try {
   const tr = (await api(page, `/api/v1/accounts/${opened.id}/transfers`)).items;
   check(tr.some((x) => x.amount_fen === 500 && x.direction === 'in' && /deposit for the new shop/.test(x.reason)),
     'API: the new account received exactly 5.00');
-  await page.screenshot({ path: join(shots, 'accounts-transfer.png'), fullPage: true });
+  await shot(page, 'accounts-transfer.png');
 
   const audit = (await api(page, '/api/v1/audit?limit=50'));
   check(audit.error && audit.error.code === 'forbidden', 'the service user cannot read the audit log (admins only)');
 
   await page.click('#lang');
   await page.waitForFunction(() => document.querySelector('button[data-tab=accounts]').textContent === '开户/销户');
-  await page.screenshot({ path: join(shots, 'accounts-zh.png'), fullPage: true });
+  await shot(page, 'accounts-zh.png');
 
   // ---- phone width
   await page.setViewportSize({ width: 390, height: 844 });
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 400, `fits a phone's width (${width} px)`);
-  await ctx.close();
-} catch (e) {
-  check(false, 'browser run: ' + (e.stack || e));
-} finally {
-  await browser.close();
-}
-check(errors.length === 0, 'no page errors: ' + errors.join(' | '));
-console.log(`${passes} passed, ${fails} failed`);
-process.exit(fails ? 1 : 0);
+  await page.context().close();
+});

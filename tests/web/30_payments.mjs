@@ -8,40 +8,15 @@
 // Screenshots: payments-counter.png, payments-list.png, payments-refund.png,
 // payments-reconciliation.png.
 // usage: node 30_payments.mjs BASE_URL SHOTS_DIR ; env PW, WK_TEST_DB, WK_BIN (optional).
-import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
+import { base, check, api, run, newPage, staffLogin, shot } from './lib.mjs';
 
-const [base, shots] = process.argv.slice(2);
-const PW = process.env.PW;
-let passes = 0, fails = 0;
-function check(cond, what) {
-  if (cond) passes++; else { fails++; console.log('FAIL:', what); }
-  return cond;
-}
-async function api(page, path) {
-  return page.evaluate(async (p) => (await fetch(p)).json(), path);
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 60000,
-});
-const errors = [];
-try {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => errors.push(e.message));
+await run(async (browser) => {
   // 401 before login and the 4xx answers the test provokes are expected
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) errors.push('console: ' + m.text()); });
-  await page.goto(base + '/staff/');
-  await page.fill('#login-name', 'acme-admin');
-  await page.fill('#login-password', PW);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#app:not(.hidden)');
+  const page = await newPage(browser, 'payments', { viewport: { width: 1280, height: 900 } });
+  await staffLogin(page, 'acme-admin');
   await page.click('button[data-tab=payments]');
   await page.waitForSelector('#tab-payments:not(.hidden) #pay-counter-form');
 
@@ -72,7 +47,7 @@ try {
   await page.click('#pay-counter-form button[type=submit]');
   await page.waitForFunction(() => document.getElementById('pay-ok').textContent !== '', null, { timeout: 15000 });
   check((await page.textContent('#pay-ok')).includes('12.34'), 'booked: ' + await page.textContent('#pay-ok'));
-  await page.screenshot({ path: join(shots, 'payments-counter.png'), fullPage: true });
+  await shot(page, 'payments-counter.png');
 
   const pays = (await api(page, `/api/v1/payments?account=${acct.id}&channel=counter&limit=200`)).items;
   const p = pays.find((x) => x.reason === 'browser test: paid in cash');
@@ -83,14 +58,14 @@ try {
     'audited: the wallet moved by exactly 1234 fen');
   await page.waitForSelector(`#pay-rows tr[data-id="${p.id}"]`);
   check((await page.textContent(`#pay-rows tr[data-id="${p.id}"]`)).includes('12.34'), 'the payment appears in the list');
-  await page.screenshot({ path: join(shots, 'payments-list.png'), fullPage: true });
+  await shot(page, 'payments-list.png');
 
   // refund part of it at the counter
   await page.click(`#pay-rows button[data-refund="${p.id}"]`);
   await page.waitForSelector('#pay-refund-form');
   await page.fill('#pay-refund-amount', '2.34');
   await page.fill('#pay-refund-reason', 'browser test: overpaid');
-  await page.screenshot({ path: join(shots, 'payments-refund.png'), fullPage: true });
+  await shot(page, 'payments-refund.png');
   await page.click('#pay-refund-form button[type=submit]');
   await page.waitForSelector('#pay-refund-form', { state: 'detached', timeout: 15000 });
   const refund = (await api(page, '/api/v1/refunds?channel=counter&limit=200')).items.find((r) => r.payment_id === p.id);
@@ -134,19 +109,12 @@ try {
     check(list[0].bill_payments >= 1 && list[0].date_from === day, `the bill's payments: ${JSON.stringify(list[0])}`);
     check((await page.textContent('#rec-counts')).includes(`matched=${list[0].matched}`), 'the run is shown');
     await page.waitForSelector(`#rec-rows tr[data-id="${list[0].id}"]`);
-    await page.screenshot({ path: join(shots, 'payments-reconciliation.png'), fullPage: true });
+    await shot(page, 'payments-reconciliation.png');
   }
   // phone width: the section still fits
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(200);
   const width = await page.evaluate(() => document.querySelector('#pay-counter-form').scrollWidth);
   check(width <= 390, `the top-up form fits a phone (${width} px)`);
-  await ctx.close();
-} catch (e) {
-  check(false, 'browser run: ' + (e.stack || e));
-} finally {
-  await browser.close();
-}
-check(errors.length === 0, 'no page errors: ' + errors.join(' | '));
-console.log(`${passes} passed, ${fails} failed`);
-process.exit(fails ? 1 : 0);
+  await page.context().close();
+});

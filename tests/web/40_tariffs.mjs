@@ -7,48 +7,22 @@
 // set-up (zhejiang-residential, used by Acme and Birch) is read-only, so a community of
 // Acme on beijing-residential is added to the database first (and removed at the end).
 // usage: node 40_tariffs.mjs BASE_URL SHOTS_DIR ; env PW, WK_TEST_DB.
-import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { shots, check, api, run, newPage, staffLogin, shot } from './lib.mjs';
 
-const [base, shots] = process.argv.slice(2);
-const PW = process.env.PW, DB = process.env.WK_TEST_DB;
-let passes = 0, fails = 0;
-function check(cond, what) {
-  if (cond) passes++; else { fails++; console.log('FAIL:', what); }
-  return cond;
-}
+const DB = process.env.WK_TEST_DB;
 const sql = (q) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', DB, q]).toString().trim();
-async function api(page, path) {
-  return page.evaluate(async (p) => (await fetch(p)).json(), path);
-}
 const ANNEX = 'Acme Tariff Annex (browser test)';
 sql(`insert into community (name, tariff, revenue_account_id, company_id)
      select '${ANNEX}', 'beijing-residential', revenue_account_id, company_id from community where name = 'Lakeside'`);
 const cst = (ms) => new Date(ms + 8 * 3600 * 1000).toISOString().slice(0, 10);
 const effective = cst(Date.now() + 7 * 86400 * 1000);
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 60000,
-});
-const errors = [];
-try {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => errors.push(e.message));
+await run(async (browser) => {
   // 401 before login, 400 of the bad version: expected answers the page shows in place
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (401|400)/.test(m.text())) errors.push('console: ' + m.text());
-  });
-  await page.goto(base + '/staff/');
-  await page.evaluate(() => localStorage.setItem('wk_lang', 'en'));
-  await page.fill('#login-name', 'acme-admin');
-  await page.fill('#login-password', PW);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#app:not(.hidden)');
+  const page = await newPage(browser, 'tariffs', { viewport: { width: 1280, height: 900 }, allow: /status of (401|400)/ });
+  await staffLogin(page, 'acme-admin', () => page.evaluate(() => localStorage.setItem('wk_lang', 'en')));
   await page.click('button[data-tab=tariffs]');
   await page.waitForSelector('#tariffs-list tr[data-tariff]');
   const names = await page.$$eval('#tariffs-list tr[data-tariff]', (rs) => rs.map((r) => r.dataset.tariff));
@@ -68,7 +42,7 @@ try {
     'Zhejiang prices: base + tier increments');
   check(await page.textContent('#tariffs-thresholds') === '2760 / 4800', 'tier thresholds shown');
   check(await page.$('#tariffs-form') === null, 'a shared tariff has no add form');
-  await page.screenshot({ path: join(shots, 'tariffs-matrix.png'), fullPage: true });
+  await shot(page, 'tariffs-matrix.png');
 
   // add a version: an error in place, then a good one
   await page.click('#tariffs-list tr[data-tariff="beijing-residential"] a');
@@ -85,7 +59,7 @@ try {
   const msg = await page.textContent('#tariffs-form #tariffs-error');
   check(msg.startsWith('version.prices.matrix.flat[0]'), `the error names the JSON path in place: ${msg}`);
   check(await page.getAttribute('#tariffs-json', 'aria-invalid') === 'true', 'the JSON field is marked');
-  await page.screenshot({ path: join(shots, 'tariffs-error.png'), fullPage: true });
+  await shot(page, 'tariffs-error.png');
   const before = (await api(page, '/api/v1/tariffs/beijing-residential')).versions.length;
   check(before === 1, 'the bad version changed nothing');
   prefill.prices.matrix.flat = ['0.5000', '0.5500', '0.8000'];
@@ -101,7 +75,7 @@ try {
   check(JSON.stringify(shown) === JSON.stringify(['0.5000', '0.5500', '0.8000']), `new matrix shown: ${shown}`);
   const after = await api(page, '/api/v1/tariffs/beijing-residential');
   check(after.versions.length === 2 && after.engine_versions[1].startsWith(effective), 'the API and the head-end have it');
-  await page.screenshot({ path: join(shots, 'tariffs-added.png'), fullPage: true });
+  await shot(page, 'tariffs-added.png');
 
   // the bill card of today for one account
   const acct = (await api(page, '/api/v1/accounts?limit=1')).items[0];
@@ -129,14 +103,8 @@ try {
   check(await page.textContent('button[data-tab=tariffs]') === '电价', 'the tab is 电价 in Chinese');
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
   check(wide <= 390, `fits a phone (${wide} px)`);
-  await page.screenshot({ path: join(shots, 'tariffs-phone-zh.png'), fullPage: true });
-  await ctx.close();
-} catch (e) {
-  check(false, 'browser run: ' + (e.stack || e));
-} finally {
-  await browser.close();
+  await shot(page, 'tariffs-phone-zh.png');
+  await page.context().close();
+}, async () => {
   sql(`delete from community where name = '${ANNEX}'`);
-}
-check(errors.length === 0, 'no page errors: ' + errors.join(' | '));
-console.log(`${passes} passed, ${fails} failed`);
-process.exit(fails ? 1 : 0);
+});

@@ -6,20 +6,11 @@
 // equal to the API's), draws the collections chart, switches to months, and its
 // "Export CSV" link downloads a CSV file. Screenshots: dashboard-live.png, reports-*.png.
 // usage: node 50_reports.mjs BASE_URL SHOTS_DIR ; env PW, WK_TEST_DB. Exit 0 = passed.
-import { chromium } from 'playwright-core';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { base, check, api, run, newPage, staffLogin, shot } from './lib.mjs';
 
-const [base, shots] = process.argv.slice(2);
-const PW = process.env.PW;
 const ADMIN = readFileSync(process.env.WK_TEST_DB + '.admin-token', 'utf8').trim();
-let passes = 0, fails = 0;
-function check(cond, what) {
-  if (cond) passes++; else { fails++; console.log('FAIL:', what); }
-  return cond;
-}
-async function api(page, path) { return page.evaluate(async (p) => (await fetch(p)).json(), path); }
 async function admin(path, body) { // the admin-token routes (another desk, not this page)
   const r = await fetch(base + path, {
     method: 'POST', headers: { Authorization: 'Bearer ' + ADMIN, 'Content-Type': 'application/json' },
@@ -29,23 +20,10 @@ async function admin(path, body) { // the admin-token routes (another desk, not 
 }
 const fen = (s) => Math.round(Number(s.replace(/[¥,]/g, '')) * 100); // a shown amount, for comparison
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 60000,
-});
-const errors = [];
-try {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', acceptDownloads: true });
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push('console: ' + m.text()); });
-  await page.goto(base + '/staff/');
-  await page.fill('#login-name', 'acme-admin');
-  await page.fill('#login-password', PW);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('#app:not(.hidden)');
+await run(async (browser) => {
+  const page = await newPage(browser, 'reports', { viewport: { width: 1280, height: 900 }, acceptDownloads: true,
+    allow: /status of 401/ });
+  await staffLogin(page, 'acme-admin');
   await page.waitForFunction(() => document.getElementById('s-mode').textContent === 'live', null, { timeout: 15000 });
   check(true, 'the dashboard is live (event stream open)');
   await page.waitForFunction(() => /^¥/.test(document.getElementById('s-collections').textContent));
@@ -76,7 +54,7 @@ try {
   await page.waitForFunction((want) => document.getElementById('s-collections').textContent === want,
     '¥' + d1.collections_today, { timeout: 5000 }).catch(() => {});
   check(fen(await page.textContent('#s-collections')) === d1.collections_today_fen, 'collections tile = API');
-  await page.screenshot({ path: join(shots, 'dashboard-live.png'), fullPage: true });
+  await shot(page, 'dashboard-live.png');
 
   // the reports page (the simulated meters keep being charged: the money held only falls
   // while the page loads, so the shown value lies between the API's before and after)
@@ -95,7 +73,7 @@ try {
     `liability shown ${held} within the API's ${liab1.total.held_fen}..${liab0.total.held_fen}`);
   await page.waitForFunction(() => document.querySelector('#rep-chart canvas'), null, { timeout: 10000 })
     .then(() => check(true, ''), () => check(false, 'the collections chart was not drawn'));
-  await page.screenshot({ path: join(shots, 'reports-day.png'), fullPage: true });
+  await shot(page, 'reports-day.png');
 
   // the CSV link downloads the report as a file
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#rep-coll a.csv-link')]);
@@ -109,17 +87,10 @@ try {
   await page.click('#rep-form button[type=submit]');
   await page.waitForFunction(() => /^\d{4}-\d{2}$/.test(document.querySelector('#rep-coll-table tbody td')?.textContent || ''),
     null, { timeout: 10000 }).then(() => check(true, ''), () => check(false, 'monthly rows'));
-  await page.screenshot({ path: join(shots, 'reports-month.png'), fullPage: true });
+  await shot(page, 'reports-month.png');
 
   // phone width: the page still works
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: join(shots, 'reports-phone.png'), fullPage: true });
-  await ctx.close();
-} catch (e) {
-  check(false, 'browser run: ' + (e.stack || e));
-} finally {
-  await browser.close();
-}
-check(errors.length === 0, 'no page errors: ' + errors.join(' | '));
-console.log(`${passes} passed, ${fails} failed`);
-process.exit(fails ? 1 : 0);
+  await shot(page, 'reports-phone.png');
+  await page.context().close();
+});

@@ -9,43 +9,18 @@
 // code (decoded with zbarimg from zbar-tools, as a phone camera would).
 // Screenshots: SHOTS/resident-topup-*.png.
 // usage: node 60_resident.mjs BASE_URL SHOTS_DIR ; env PW, WK_TEST_DB, WK_PAYSIM. Exit 0 = passed.
-import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { shots, check, api, run, newPage, residentLogin, shot } from './lib.mjs';
 
-const [base, shots] = process.argv.slice(2);
-const PW = process.env.PW, DB = process.env.WK_TEST_DB, PAYSIM = process.env.WK_PAYSIM;
-let passes = 0, fails = 0;
-function check(cond, what) {
-  if (cond) passes++; else { fails++; console.log('FAIL:', what); }
-  return cond;
-}
+const DB = process.env.WK_TEST_DB, PAYSIM = process.env.WK_PAYSIM;
 const sql = (q) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', DB, q]).toString().trim();
-async function api(page, path) {
-  return page.evaluate(async (p) => (await fetch(p)).json(), path);
-}
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  timeout: 60000,
-});
-const errors = [];
-try {
-  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2,
-    isMobile: true, hasTouch: true, locale: 'en-US' });
-  const res = await ctx.newPage();
-  res.on('pageerror', (e) => errors.push('resident: ' + e.message));
-  res.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (401|400)/.test(m.text())) errors.push('resident console: ' + m.text());
-  });
-  await res.goto(base + '/resident/');
-  await res.fill('#login-name', 'res-102');
-  await res.fill('#login-password', PW);
-  await res.click('#login-form button[type=submit]');
-  await res.waitForSelector('#app:not(.hidden)');
+await run(async (browser) => {
+  const res = await newPage(browser, 'resident', { phone: true, allow: /status of (401|400)/ });
+  const ctx = res.context();
+  await residentLogin(res, 'res-102');
   await res.waitForFunction(() => document.getElementById('balance').textContent !== '–');
   const account = Number(sql("select a.id from account a join unit u on u.id=a.unit_id where u.name='102'"));
   const meter = Number(sql("select m.id from meter m join unit u on u.id=m.unit_id where u.name='102'"));
@@ -72,7 +47,7 @@ try {
     `the day's bill in the page = API (${bill.total})`);
   check(await res.$$eval('#bill table.bill-lines tbody tr', (r) => r.length) === bill.lines.length,
     'one row per tier/slot line');
-  await res.screenshot({ path: join(shots, 'resident-topup-before.png'), fullPage: true });
+  await shot(res, 'resident-topup-before.png');
 
   // ---- top-up ¥50 through the sandbox
   const credits0 = Number(sql(`select la.credits_fen from account a join ledger_account la on la.id=a.wallet_account_id where a.id=${account}`));
@@ -98,11 +73,11 @@ try {
     rmSync(png, { force: true });
     check(got === href, `the QR code decodes to the pay link (${got})`);
   }
-  await res.screenshot({ path: join(shots, 'resident-topup-order.png'), fullPage: true });
+  await shot(res, 'resident-topup-order.png');
   const [pay] = await Promise.all([ctx.waitForEvent('page'), res.click('#topup-link')]);
   await pay.waitForLoadState();
   check((await pay.textContent('body')).includes('SANDBOX'), 'the sandbox confirm page opened');
-  await pay.screenshot({ path: join(shots, 'resident-topup-sandbox.png'), fullPage: true });
+  await shot(pay, 'resident-topup-sandbox.png');
   await Promise.all([pay.waitForNavigation(), pay.click('button[type=submit]')]);
   check((await pay.textContent('body')).includes('acknowledged'), 'the sandbox notified serve: ' + (await pay.textContent('body')).slice(0, 160));
   await pay.close();
@@ -116,7 +91,7 @@ try {
     'the meter confirmed the close');
   const sum1 = await api(res, '/api/v1/me/summary');
   check(sum1.balance_fen > 0 && sum1.balance_fen <= sum0.balance_fen + 5000, `balance now ${sum1.balance}`);
-  await res.screenshot({ path: join(shots, 'resident-topup-credited.png'), fullPage: true });
+  await shot(res, 'resident-topup-credited.png');
 
   // ---- the new receipt verifies; a tampered copy fails
   const order = await api(res, `/api/v1/me/topups/${no}`);
@@ -143,7 +118,7 @@ try {
   check(await verifyRow() === 'false', 'a tampered receipt fails: ' + await row.locator('.verify-result').textContent());
   await res.unroute('**/api/v1/receipts/*');
   await row.scrollIntoViewIfNeeded();
-  await res.screenshot({ path: join(shots, 'resident-topup-tampered.png'), fullPage: true });
+  await shot(res, 'resident-topup-tampered.png');
 
   // ---- notification settings
   await res.selectOption('#contact-channel', 'sms');
@@ -162,17 +137,10 @@ try {
     'stored for the notification worker (without receipts)');
   check((await res.textContent('#contacts li[data-channel=sms]')).includes('Power cut') &&
     !(await res.textContent('#contacts li[data-channel=sms]')).includes('receipts'), 'the chosen events are listed');
-  await res.screenshot({ path: join(shots, 'resident-topup-contacts.png'), fullPage: true });
+  await shot(res, 'resident-topup-contacts.png');
   await res.click('#contacts li[data-channel=sms] button.delete');
   await res.waitForFunction(() => !document.querySelector('#contacts li[data-channel=sms]'));
   check(sql(`select enabled from notify_contact where account_id=${account} and address='+8613812345678'`) === '0', 'deleted');
   check(await res.evaluate(() => document.documentElement.scrollWidth) <= 390, 'still fits the phone width');
   await ctx.close();
-} catch (e) {
-  check(false, 'browser run: ' + (e.stack || e));
-} finally {
-  await browser.close();
-}
-check(errors.length === 0, 'no page errors: ' + errors.join(' | '));
-console.log(`${passes} passed, ${fails} failed`);
-process.exit(fails ? 1 : 0);
+});

@@ -2,10 +2,9 @@
 // login (a refused one shows its error in place), restricts it to a community, and a staff
 // member creates an API token that is shown once and works against the API, then revokes
 // it. Screenshots: admin-people.png.
-import { base, check, launch, newPage, staffLogin, shot, finish } from './lib.mjs';
+import { base, check, run, newPage, staffLogin, shot } from './lib.mjs';
 
-const browser = await launch();
-try {
+await run(async (browser) => {
   const page = await newPage(browser, 'admin');
   await staffLogin(page, 'acme-admin');
   await page.click('button[data-tab=admin]');
@@ -42,6 +41,4 @@ try {
   await page.click('#admin-tokens tr[data-token="browser erp"] button');
   await page.waitForFunction(() => !document.querySelector('#admin-tokens tr[data-token="browser erp"] button'));
   check(await status() === 401, 'the revoked token is refused');
-} finally {
-  await finish(browser);
-}
+});
