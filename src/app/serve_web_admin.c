@@ -44,6 +44,17 @@ static const char *adm__reason(const adm_in *in, const char *dflt)
     return in->reason ? in->reason : dflt;
 }
 
+/* Ends the change's transaction: commits when e is WK_OK, rolls back otherwise (also when
+ * the commit fails). Returns the outcome. */
+static wk_err adm__end(const wk_serve_env *env, wk_err e, wk_diag *d)
+{
+    if (!e)
+        e = wk_store_commit(env->st, d);
+    if (e)
+        wk_store_rollback(env->st);
+    return e;
+}
+
 /* ---- users ---- */
 
 /* The user's communities as a JSON array, or null when unrestricted. */
@@ -226,10 +237,7 @@ static void adm__op_user_add(wk_web_call *c, const wk_serve_env *env)
     if (!e)
         e = wk_auth_audit(env->st, &c->sess.user, "user_add", "user", id,
                           adm__reason(in, "new login"), "{}", after, env->now_ms, &d);
-    if (!e)
-        e = wk_store_commit(env->st, &d);
-    if (e) {
-        wk_store_rollback(env->st);
+    if ((e = adm__end(env, e, &d))) {
         if (e == WK_EEXIST)
             wk_web_fail(c, 409, "conflict", "login", d.msg);
         else if (e == WK_EINVAL)
@@ -394,10 +402,7 @@ static void adm__op_user_action(wk_web_call *c, const wk_serve_env *env)
                           adm__reason(in, in->set_communities ? "community assignment" : "unlock"),
                           before, after, env->now_ms, &d);
     free(before);
-    if (!e)
-        e = wk_store_commit(env->st, &d);
-    if (e) {
-        wk_store_rollback(env->st);
+    if ((e = adm__end(env, e, &d))) {
         wk_web_internal(c, &d);
         return;
     }
@@ -532,10 +537,7 @@ static void adm__op_token_add(wk_web_call *c, const wk_serve_env *env)
     if (!e)
         e = wk_auth_audit(env->st, &c->sess.user, "token_add", "api_token", id,
                           adm__reason(in, "API token for an integration"), "{}", after, env->now_ms, &d);
-    if (!e)
-        e = wk_store_commit(env->st, &d);
-    if (e) {
-        wk_store_rollback(env->st);
+    if ((e = adm__end(env, e, &d))) {
         if (e == WK_EINVAL)
             wk_web_fail(c, 400, "invalid", NULL, d.msg);
         else
@@ -605,10 +607,7 @@ static void adm__op_token_revoke(wk_web_call *c, const wk_serve_env *env)
         e = wk_auth_audit(env->st, &c->sess.user, "token_revoke", "api_token", c->id,
                           adm__reason(in, "revoked"), "{\"revoked\":false}", "{\"revoked\":true}",
                           env->now_ms, &d);
-    if (!e)
-        e = wk_store_commit(env->st, &d);
-    if (e) {
-        wk_store_rollback(env->st);
+    if ((e = adm__end(env, e, &d))) {
         wk_web_internal(c, &d);
         return;
     }
