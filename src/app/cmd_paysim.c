@@ -447,7 +447,7 @@ static int sim__query(wk_http_req *req, wk_http_resp *resp, void *ctx)
 /* GET /sim/confirm?order=...&amount_fen=...: the page where the payer confirms. */
 static int sim__confirm_page(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
-    (void)ctx;
+    sim_server *sv = ctx;
     const char *no = wk_http_req_query(req, "order"), *amount = wk_http_req_query(req, "amount_fen");
     int64_t fen;
     if (!no || !amount || wk_dec_parse_str(amount, 0, &fen, NULL) || fen <= 0 || strlen(no) >= WK_PAY_OUT_TRADE_NO_MAX)
@@ -455,15 +455,21 @@ static int sim__confirm_page(wk_http_req *req, wk_http_resp *resp, void *ctx)
     for (const char *q = no; *q; q++)
         if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
             return wk_http_resp_error(resp, 400, "invalid", "order: letters and digits only", "order") ? -1 : 0;
+    pthread_mutex_lock(&sv->mu);
+    sim_order *o = sim__find(sv, no);
+    bool alipay = o && o->alipay; /* an Alipay precreate: the payer pays with Alipay */
+    pthread_mutex_unlock(&sv->mu);
     char page[2048];
     int n = snprintf(page, sizeof page,
                      "<!doctype html><html><head><meta charset=\"utf-8\"><title>paysim</title></head><body>"
                      "<p><b>SANDBOX</b> - wattkeeper paysim, not a real payment.</p>"
-                     "<p>Order %s: pay <b>%lld.%02lld</b> yuan?</p>"
+                     "<p>%s order %s: pay <b>%lld.%02lld</b> yuan?</p>"
                      "<form method=\"post\" action=\"/sim/pay\"><input type=\"hidden\" name=\"order\" value=\"%s\">"
                      "<input type=\"hidden\" name=\"amount_fen\" value=\"%lld\">"
+                     "<input type=\"hidden\" name=\"channel\" value=\"%s\">"
                      "<button type=\"submit\">Confirm payment</button></form></body></html>",
-                     no, (long long)(fen / 100), (long long)(fen % 100), no, (long long)fen);
+                     alipay ? "Alipay" : "WeChat Pay", no, (long long)(fen / 100), (long long)(fen % 100), no,
+                     (long long)fen, alipay ? "alipay" : "wechat");
     return wk_http_resp_body(resp, "text/html; charset=utf-8", page, (size_t)n) ? -1 : 0;
 }
 
@@ -499,6 +505,7 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
         o->amount_fen = fen;
     }
     if (o && !o->txn[0]) {
+        alipay = alipay || o->alipay; /* an Alipay precreate stays an Alipay payment */
         o->alipay = alipay;
         if (alipay)
             snprintf(o->txn, sizeof o->txn, "2026000022001400%012lld", (long long)++sv->next_txn);
@@ -507,6 +514,7 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
         sim__journal(sv, 'P', alipay, o->txn, o->no, o->amount_fen, NULL, NULL);
     }
     if (o) {
+        alipay = o->alipay;
         snprintf(p.txn_id, sizeof p.txn_id, "%s", o->txn);
         p.amount_fen = o->amount_fen; /* what the prepay asked for */
         snprintf(notify_url, sizeof notify_url, "%s", o->notify_url);
@@ -517,9 +525,8 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
     if (!notify_url[0] && sv->notify_url)
         snprintf(notify_url, sizeof notify_url, "%s", sv->notify_url);
     const char *result = "not sent (--drop-notify)";
-    if (alipay && !drop)
-        result = "not sent (paysim serve notifies WeChat only; use paysim notify for Alipay)";
-    for (int attempt = 0; notify_url[0] && !drop && !alipay && attempt < 3; attempt++) {
+    p.channel = alipay ? WK_PAY_ALIPAY : WK_PAY_WECHAT;
+    for (int attempt = 0; notify_url[0] && !drop && attempt < 3; attempt++) {
         static char nb[WK_PAY_BODY_MAX]; /* one confirmation at a time: under sv->mu below */
         char hdr[6][600];
         int nh = 0;
@@ -527,7 +534,8 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
             sleep(1); /* WeChat waits 15 s; the sandbox is quicker */
         result = "not acknowledged";
         pthread_mutex_lock(&sv->mu);
-        int built = sim__build(sv->dir, WK_PAY_WECHAT, &p, "SUCCESS", nb, sizeof nb, hdr, &nh);
+        int built = sim__build(sv->dir, p.channel, &p, alipay ? "TRADE_SUCCESS" : "SUCCESS", nb, sizeof nb,
+                               hdr, &nh);
         CURL *c = built ? NULL : curl_easy_init();
         struct curl_slist *h = NULL;
         for (int j = 0; c && j < nh; j++)
@@ -548,7 +556,8 @@ static int sim__pay(wk_http_req *req, wk_http_resp *resp, void *ctx)
         curl_slist_free_all(h);
         curl_easy_cleanup(c);
         pthread_mutex_unlock(&sv->mu);
-        if (status == 200 || status == 204) {
+        /* WeChat acknowledges with 200/204, Alipay with the body "success" */
+        if (alipay ? status == 200 && !strcmp(r.buf, "success") : status == 200 || status == 204) {
             result = "acknowledged";
             break;
         }

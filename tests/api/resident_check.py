@@ -304,10 +304,22 @@ check(wait(lambda: db("select count(*) from notification where contact_id=? and 
 check(db("select count(*) from notification where contact_id=? and kind='credit'", warn_id)[0][0] == 0,
       "and none for the contact that wants warnings only")
 
-# alipay: the order and its QR code (paysim serve confirms WeChat only, docs/payments.md)
+# alipay: the order and its QR code; paying it at the sandbox sends a signed Alipay
+# notification (form, RSA2) that serve verifies and credits once
 r = req("POST", "/api/v1/me/topups", {"amount_fen": 2000, "channel": "alipay"}, R102)
 check(r.status == 201 and r.json["channel"] == "alipay" and r.json["qr_code"].startswith(A.paysim) and
       r.json["pay_url"] == r.json["qr_code"], f"alipay order with qr_code: {r.raw[:300]}")
+ao = r.json["order_no"]
+u = urllib.parse.urlparse(r.json["pay_url"])
+page = hreq(u.hostname, u.port, "GET", u.path + "?" + u.query)
+check(page.status == 200 and b"Alipay" in page.raw and b'value="alipay"' in page.raw, "the confirm page pays with Alipay")
+credits1 = wallet(A102)[0]
+p = paysim_pay(ao, 2000, {"channel": "alipay"})
+check(p.status == 200 and (p.json or {}).get("notification") == "acknowledged", f"paid with Alipay at the sandbox: {p.raw[:200]}")
+st = wait(lambda: (req("GET", f"/api/v1/me/topups/{ao}", s=R102).json or {}).get("credited"), 20)
+check(st and wallet(A102)[0] - credits1 == 2000, f"the Alipay top-up credited exactly 2000 fen ({wallet(A102)[0] - credits1})")
+check(db("select channel, amount_fen from pay_payment where out_trade_no=?", ao) == [("alipay", 2000)],
+      "one Alipay payment row")
 
 # a bound on unpaid orders
 H = S["res-h11"]
