@@ -246,7 +246,8 @@ static void acc__op_open(wk_web_call *c, const wk_serve_env *env)
     wk_headend_account_new na = {.unit_id = in->unit_id,
                                  .holder = in->holder,
                                  .kind = in->kind,
-                                 .opened_s = in->opened_s ? in->opened_s : env->now_ms / 1000};
+                                 .opened_s = in->opened_s ? in->opened_s : env->now_ms / 1000,
+                                 .created_s = env->now_ms / 1000};
     int64_t id = 0, wallet = 0;
     if ((e = wk_store_begin(env->st, &d))) {
         wk_web_internal(c, &d);

@@ -308,6 +308,7 @@ typedef struct hd_account {
     int64_t guarantee_until_s;
     int warned_level;
     int64_t deferred_until_s;
+    int64_t created_s; /* charged only for intervals that start at or after it */
     bool has_state;
     wk_rate_state rate;
     char policy[1024]; /* the community's overrides (JSON), "" = none */
@@ -318,7 +319,7 @@ static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
     static const char sql[] =
         "SELECT a.id, a.wallet_account_id, c.revenue_account_id, c.tariff, a.status, a.vacant,"
         " a.emergency_taken, a.guarantee_until_s, a.warned_level, a.deferred_until_s,"
-        " a.rate_state, c.policy"
+        " a.rate_state, c.policy, a.created_s"
         " FROM account a JOIN unit u ON u.id = a.unit_id JOIN building b ON b.id = u.building_id"
         " JOIN community c ON c.id = b.community_id WHERE a.id = ?";
     wk_stmt *s;
@@ -345,6 +346,7 @@ static wk_err hd__account(wk_headend *hd, int64_t id, hd_account *a, wk_diag *d)
         a->guarantee_until_s = wk_stmt_i64(s, 7);
         a->warned_level = (int)wk_stmt_i64(s, 8);
         a->deferred_until_s = wk_stmt_i64(s, 9);
+        a->created_s = wk_stmt_i64(s, 12);
         const char *pol = wk_stmt_is_null(s, 11) ? NULL : wk_stmt_text(s, 11, &n);
         snprintf(a->policy, sizeof a->policy, "%s", pol ? pol : "");
         const uint8_t *blob = wk_stmt_blob(s, 10, &n);
@@ -432,6 +434,23 @@ static wk_err hd__publish_read(wk_headend *hd, const hd_meter *m, uint32_t di, w
         return wk_diag_set(d, e, "cannot encode a read for %s", m->address);
     hd__queue_publish(hd, m->address, wire, len);
     return WK_OK;
+}
+
+wk_err hd__read_unit_meter(wk_headend *hd, int64_t unit_id, wk_diag *d)
+{
+    wk_stmt *s;
+    wk_err e = wk_store_prepare(hd->st, "SELECT id FROM meter WHERE unit_id = ?", &s, d);
+    if (e)
+        return e;
+    bool row = false;
+    if (!(e = wk_stmt_bind_i64(s, 1, unit_id)))
+        e = wk_stmt_step(s, &row, d);
+    int64_t id = row ? wk_stmt_i64(s, 0) : 0;
+    wk_stmt_reset(s);
+    hd_meter m;
+    if (e || !id || (e = hd__meter_by_id(hd, id, &m, d)))
+        return e;
+    return m.online && m.has_last ? hd__publish_read(hd, &m, WK_DI_FWD_BLOCK, d) : WK_OK;
 }
 
 typedef struct hd_command {
@@ -714,6 +733,13 @@ static wk_err hd__reading(wk_headend *hd, hd_meter *m, const int64_t *vals, int6
         if (have_account) {
             if ((e = hd__account(hd, m->account_id, &a, d)))
                 return e;
+            /* an interval that began before the account existed holds the previous holder's
+             * last usage (the time until the move-out trip): stored, charged to nobody. The
+             * read request made at the opening (hd__read_unit_meter) ends it at once. */
+            if (prev.time_s < a.created_s)
+                have_account = false;
+        }
+        if (have_account) {
             if (!a.vacant) {
                 const wk_tariff *t = hd__tariff_get(hd, a.tariff, d);
                 if (!t)

@@ -74,12 +74,15 @@ typedef struct wk_headend_account_new {
     const char *kind;
     int64_t overdraft_fen;
     bool vacant;
-    int64_t opened_s;
+    int64_t opened_s;  /* the tenancy's start as agreed (a move-in date may be in the past) */
+    int64_t created_s; /* platform time now: charging starts with the first reading after it */
 } wk_headend_account_new;
 
 /* Opens an account as the seed does: a wallet "wallet:<community>/<building>/<unit>#<n>" in
  * the ledger and the account row, inside the caller's transaction (no balance: credit it
- * afterwards). WK_EINVAL naming the field, WK_ENOTFOUND for an unknown unit, WK_ECONFLICT
+ * afterwards). When the unit's meter has reported before, it is asked for a reading at once:
+ * that reading is where the new holder's charging starts (the interval before it is the
+ * previous holder's last usage and is charged to nobody). WK_EINVAL naming the field, WK_ENOTFOUND for an unknown unit, WK_ECONFLICT
  * when the unit already has an open account; on error the caller rolls back. *account_id
  * and *wallet_id (may be NULL) receive the new ids. */
 wk_err wk_headend_account_open(wk_headend *hd, const wk_headend_account_new *a,

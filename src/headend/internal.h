@@ -71,4 +71,8 @@ wk_err hd__policy_apply(const wk_policy *base, const char *json, const char *pat
 /* The ledger account that funds opening balances and staff credits. */
 int64_t hd__adjustment_id(const wk_headend *hd);
 
+/* Asks the meter of a unit for its registers now (a read request through the outbox of the
+ * caller's transaction), when it has reported before and is online; nothing otherwise. */
+wk_err hd__read_unit_meter(wk_headend *hd, int64_t unit_id, wk_diag *d);
+
 #endif

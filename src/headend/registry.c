@@ -174,14 +174,15 @@ wk_err wk_headend_account_open(wk_headend *hd, const wk_headend_account_new *a, 
     wk_stmt *s;
     if ((e = wk_store_prepare(hd->st,
                               "INSERT INTO account (unit_id, holder, kind, wallet_account_id,"
-                              " opened_s, vacant) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                              " opened_s, vacant, created_s) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                               &s, d)))
         return e;
     bool row = false;
     if (!(e = wk_stmt_bind_i64(s, 1, a->unit_id)) &&
         !(e = wk_stmt_bind_text(s, 2, a->holder, strlen(a->holder))) &&
         !(e = wk_stmt_bind_text(s, 3, a->kind, strlen(a->kind))) && !(e = wk_stmt_bind_i64(s, 4, wallet)) &&
-        !(e = wk_stmt_bind_i64(s, 5, a->opened_s)) && !(e = wk_stmt_bind_i64(s, 6, a->vacant)))
+        !(e = wk_stmt_bind_i64(s, 5, a->opened_s)) && !(e = wk_stmt_bind_i64(s, 6, a->vacant)) &&
+        !(e = wk_stmt_bind_i64(s, 7, a->created_s)))
         e = wk_stmt_step(s, &row, d);
     int64_t id = row ? wk_stmt_i64(s, 0) : 0;
     wk_stmt_reset(s);
@@ -189,6 +190,8 @@ wk_err wk_headend_account_open(wk_headend *hd, const wk_headend_account_new *a, 
         return wk_diag_set(d, WK_ECONFLICT, "unit_id: unit %lld already has an open account",
                            (long long)a->unit_id);
     if (e)
+        return e;
+    if ((e = hd__read_unit_meter(hd, a->unit_id, d)))
         return e;
     if (account_id)
         *account_id = id;
@@ -232,7 +235,7 @@ static wk_err reg__account(wk_headend *hd, int64_t unit_id, json_t *ja, const ch
                                  .kind = kind,
                                  .overdraft_fen = overdraft,
                                  .vacant = json_is_true(json_object_get(ja, "vacant")),
-                                 .opened_s = now_ms / 1000};
+                                 .opened_s = now_ms / 1000, .created_s = now_ms / 1000};
     int64_t wallet;
     if ((e = wk_headend_account_open(hd, &na, NULL, &wallet, d)))
         return e;

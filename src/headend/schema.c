@@ -121,10 +121,16 @@ static const char v3_sqlite[] =
     "ALTER TABLE community ADD COLUMN company_id INTEGER;"
     "CREATE INDEX community_company ON community (company_id);";
 
+/* v4: when the account row was made (platform time). The head-end charges an account only
+ * for intervals that start after it: the interval that straddles a move-in holds the
+ * previous holder's last usage, which the new holder must not pay (0 = before v4: always). */
+static const char v4_sqlite[] = "ALTER TABLE account ADD COLUMN created_s INTEGER NOT NULL DEFAULT 0;";
+
 static const wk_migration migrations[] = {
     {1, "registry, readings, commands, events", v1_sqlite, NULL},
     {2, "community policy overrides", v2_sqlite, NULL},
     {3, "community.company_id (tenancy)", v3_sqlite, NULL},
+    {4, "account.created_s (charging starts after it)", v4_sqlite, NULL},
 };
 
 const wk_schema wk_headend_schema = {"headend", migrations,

@@ -333,8 +333,16 @@ check(wait(lambda: db("select count(*) from reading where account_id = ? and ene
 rs = db("select total_wh, energy_wh, deduction_fen from reading where meter_id = ? and account_id = ?"
         " order by total_wh", meterS1, NEW)
 last = rs[-1][0] if rs else 0
-check(rs and sum(x[1] for x in rs) == last - start, f"energy charged to the new holder = register - start_wh "
-      f"({sum(x[1] for x in rs)} vs {last} - {start})")
+# charging starts at the first reading after the opening (the head-end asks the meter for it
+# at once): the interval that straddles the opening is the previous holder's last usage,
+# stored but charged to nobody
+base = db("select max(total_wh) from reading where meter_id = ? and total_wh < ?", meterS1, rs[0][0])[0][0] if rs else None
+straddle = db("select account_id, deduction_fen from reading where meter_id = ? and total_wh = ?", meterS1, base)
+check(rs and base is not None and base >= start and sum(x[1] for x in rs) == last - base,
+      f"energy charged to the new holder = register - the first reading after opening "
+      f"({sum(x[1] for x in rs) if rs else None} vs {last} - {base}; start_wh {start})")
+check(base == start or straddle == [(None, 0)],
+      f"the reading that straddles the opening is charged to nobody: {straddle}")
 check(not db("select 1 from reading where meter_id = ? and account_id = ? and total_wh <= ?", meterS1, NEW, start),
       "no reading at or below the hand-over register is the new holder's")
 ded = db("select coalesce(sum(amount_fen), 0) from ledger_transfer where debit_account_id = ? and reason like 'energy %'",

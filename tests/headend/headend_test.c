@@ -487,6 +487,66 @@ static void test_tou_mismatch_rated_by_clock(void **state)
     wk_stmt_reset(s);
 }
 
+/* Move-in: the interval that straddles the opening of a new account (the previous holder's
+ * last usage) is stored but charged to nobody; the new holder pays from the first reading
+ * after the opening, which the head-end asks the meter for at once. */
+static void test_move_in_charges_from_the_opening(void **state)
+{
+    fx *f = *state;
+    wk_diag d = {{0}};
+    f->in.power_w = 3000;
+    run(f, f->now_ms + 3600000, 10000); /* the first holder's hour */
+    int64_t unit = 0, old_acct = 0;
+    wk_stmt *s;
+    bool row;
+    assert_int_equal(wk_store_prepare(f->st, "SELECT unit_id, id FROM account WHERE status = 'open'", &s, &d), WK_OK);
+    assert_int_equal(wk_stmt_step(s, &row, &d), WK_OK);
+    unit = wk_stmt_i64(s, 0);
+    old_acct = wk_stmt_i64(s, 1);
+    wk_stmt_reset(s);
+    /* 30 s after the last report: move-out and move-in (the meter keeps drawing) */
+    f->now_ms += 30000;
+    wk_meter_step(&f->meter, f->now_ms, &f->in);
+    int64_t wallet = 0, acct = 0;
+    assert_int_equal(wk_store_begin(f->st, &d), WK_OK);
+    int64_t v[1] = {old_acct};
+    assert_int_equal(wk_store_run_i64(f->st, "UPDATE account SET status = 'closed' WHERE id = ?", v, 1, &d), WK_OK);
+    wk_headend_account_new na = {.unit_id = unit, .holder = "Noodle bar", .kind = "tenant",
+                                 .opened_s = f->now_ms / 1000, .created_s = f->now_ms / 1000};
+    assert_int_equal(wk_headend_account_open(f->hd, &na, &acct, &wallet, &d), WK_OK);
+    assert_int_equal(wk_store_commit(f->st, &d), WK_OK);
+    /* (the read request queued at the opening goes out with the head-end's next commit) */
+    bool existed;
+    assert_int_equal(wk_headend_credit(f->hd, acct, 5000, (const uint8_t *)"move-in-credit-1", 0, "first top-up",
+                                       f->now_ms, &existed, &d),
+                     WK_OK);
+    run(f, f->now_ms + 1800000, 10000); /* the new holder's half hour */
+    /* the first reading after the opening is nobody's; the new holder's readings are the
+     * rest, and its wallet paid exactly their rating */
+    assert_int_equal(wk_store_prepare(f->st,
+                                      "SELECT account_id, deduction_fen FROM reading WHERE time_s >= ?"
+                                      " ORDER BY time_s LIMIT 1", &s, &d),
+                     WK_OK);
+    assert_int_equal(wk_stmt_bind_i64(s, 1, na.created_s), WK_OK);
+    assert_int_equal(wk_stmt_step(s, &row, &d), WK_OK);
+    assert_true(row);
+    assert_true(wk_stmt_is_null(s, 0));
+    assert_int_equal(wk_stmt_i64(s, 1), 0);
+    wk_stmt_reset(s);
+    assert_int_equal(wk_store_prepare(f->st,
+                                      "SELECT coalesce(sum(deduction_fen), 0), count(*) FROM reading WHERE account_id = ?",
+                                      &s, &d),
+                     WK_OK);
+    assert_int_equal(wk_stmt_bind_i64(s, 1, acct), WK_OK);
+    assert_int_equal(wk_stmt_step(s, &row, &d), WK_OK);
+    int64_t charged = wk_stmt_i64(s, 0), n = wk_stmt_i64(s, 1);
+    wk_stmt_reset(s);
+    assert_true(n > 10 && charged > 0);
+    wk_account w;
+    assert_int_equal(wk_ledger_account_get(f->lg, wallet, &w, &d), WK_OK);
+    assert_int_equal(w.balance_fen, 5000 - charged);
+}
+
 static void test_community_policy(void **state)
 {
     fx *f = *state;
@@ -546,6 +606,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ct_ratio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tou_mismatch_rated_by_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_move_in_charges_from_the_opening, setup, teardown),
         cmocka_unit_test_setup_teardown(test_community_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_write_failure_rolls_back, setup, teardown),
     };
