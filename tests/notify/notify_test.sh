@@ -168,6 +168,11 @@ wait_for 20 "jcol $T/wechat.jsonl template_id | grep -q wk-receipt" && ok || bad
 jcol $T/wechat.jsonl first | grep -q '充值成功：12.34 元' && ok || bad "WeChat receipt text"
 [ "$(jcol $T/wechat.jsonl touser | sort -u)" = oWX-openid-2 ] && ok || bad "WeChat receipt went elsewhere"
 
+# metrics by channel and outcome (of this process: counters start again after the kill -9 below)
+M=$(curl -fsS "http://127.0.0.1:$HPORT/metrics")
+echo "$M" | grep -q '^wk_notifications_total{channel="email",outcome="sent"} [1-9]' && ok || bad "no email sent metric"
+echo "$M" | grep -q '^wk_notifications_total{channel="webhook",outcome="retry"} [1-9]' && ok || bad "no webhook retry metric"
+
 # kill -9 mid-delivery: the webhook answers slowly; kill serve while a request is in flight
 echo 3 >"$T/slow_hook"
 before=$(jcol $T/hook.jsonl key | wc -l)
@@ -195,10 +200,6 @@ keys_rx=$(jcol $T/hook.jsonl key 'o["status"] == 200' | sort -u | tr '\n' ' ')
 [ "$(jcol $T/hook_start.jsonl key | grep -c "^$INFLIGHT\$")" -ge 2 ] && ok || bad "the message in flight at kill -9 was not resent with its key"
 echo "webhook requests: $(jcol $T/hook.jsonl key | wc -l) ($(jcol $T/hook.jsonl key 'o.get("dup")' | wc -l) resends of a delivered key)"
 
-# metrics by channel and outcome
-M=$(curl -fsS "http://127.0.0.1:$HPORT/metrics")
-echo "$M" | grep -q '^wk_notifications_total{channel="email",outcome="sent"} [1-9]' && ok || bad "no email sent metric"
-echo "$M" | grep -q '^wk_notifications_total{channel="webhook",outcome="retry"}' && ok || bad "no webhook retry metric"
 
 kill -TERM $SIM; wait $SIM 2>/dev/null || true
 kill -TERM $SERVE
