@@ -170,8 +170,9 @@ jcol $T/wechat.jsonl first | grep -q '充值成功：12.34 元' && ok || bad "We
 
 # metrics by channel and outcome (of this process: counters start again after the kill -9 below)
 M=$(curl -fsS "http://127.0.0.1:$HPORT/metrics")
-echo "$M" | grep -q '^wk_notifications_total{channel="email",outcome="sent"} [1-9]' && ok || bad "no email sent metric"
-echo "$M" | grep -q '^wk_notifications_total{channel="webhook",outcome="retry"} [1-9]' && ok || bad "no webhook retry metric"
+# (grep reads a here-string: `echo "$M" | grep -q` under pipefail fails when grep stops early)
+grep -q '^wk_notifications_total{channel="email",outcome="sent"} [1-9]' <<<"$M" && ok || bad "no email sent metric"
+grep -q '^wk_notifications_total{channel="webhook",outcome="retry"} [1-9]' <<<"$M" && ok || bad "no webhook retry metric"
 
 # kill -9 mid-delivery: the webhook answers slowly; kill serve while a request is in flight
 echo 3 >"$T/slow_hook"
