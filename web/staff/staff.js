@@ -82,12 +82,12 @@ function activeTab() {
 async function enter() {
   if (user.role === 'resident') { location.href = '/resident/'; return; }
   $('login-form').classList.add('hidden');
-  $('app').classList.remove('hidden');
-  $('logout').classList.remove('hidden');
   $('who').textContent = `${user.login} (${user.role})`;
   $('audit-tab').classList.toggle('hidden', user.role !== 'admin');
-  await loadModules();
+  await loadModules(); // every tab exists before the console shows (a click cannot be undone)
   show('dashboard');
+  $('app').classList.remove('hidden');
+  $('logout').classList.remove('hidden');
   startDashboard();
 }
 
