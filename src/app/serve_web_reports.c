@@ -538,11 +538,23 @@ static void rep__csv_answer(wk_web_call *c, const rep_query *q, rep_out *o, cons
         wk_web_fail(c, 500, "internal", NULL, "out of memory");
         return;
     }
+    /* UTF-8 with a byte-order mark: without it Excel (what a property office opens a CSV
+     * with) reads the file as the local code page and garbles Chinese names */
+    char *withbom = wk_malloc(o->csv.n + 3);
+    if (!withbom) {
+        wk_free(o->csv.p);
+        wk_web_fail(c, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    memcpy(withbom, "\xEF\xBB\xBF", 3);
+    memcpy(withbom + 3, o->csv.p, o->csv.n);
+    wk_free(o->csv.p);
+    o->csv.p = NULL;
     char f[11], t[11];
     rep__day_text(q->from_day, f);
     rep__day_text(q->to_day, t);
-    c->raw = o->csv.p;
-    c->raw_len = o->csv.n;
+    c->raw = withbom;
+    c->raw_len = o->csv.n + 3;
     c->raw_type = "text/csv; charset=utf-8; header=present";
     if (q->kind == REP_LIABILITY)
         snprintf(c->raw_disposition, sizeof c->raw_disposition,
@@ -551,7 +563,6 @@ static void rep__csv_answer(wk_web_call *c, const rep_query *q, rep_out *o, cons
         snprintf(c->raw_disposition, sizeof c->raw_disposition,
                  "attachment; filename=\"wattkeeper-%s-%s-%s-to-%s.csv\"", what,
                  q->month ? "monthly" : "daily", f, t);
-    o->csv.p = NULL;
 }
 
 /* Role, the community filter's tenancy, and [from_s, to_s). */

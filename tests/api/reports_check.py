@@ -260,7 +260,8 @@ for by in ("day", "month"):
     cd = c.header1("Content-Disposition") or ""
     check(cd.startswith("attachment;") and re.search(r'filename="wattkeeper-collections-[a-z]+-[0-9-]+-to-[0-9-]+\.csv"', cd),
           f"disposition {cd}")
-    text = c.raw.decode("utf-8")
+    check(c.raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with a byte-order mark (Excel)")
+    text = c.raw.decode("utf-8-sig")
     check(text.endswith("\r\n") and "\r\n" in text, "CRLF line ends")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     check([(x["period"], x["channel"], int(x["count"]), x["amount"], int(x["refund_count"]), x["refunds"], x["net"])
@@ -292,7 +293,7 @@ for by in ("day", "month"):
               i["charged"] == yuan(i["charged_fen"]) for i in r.json["items"]), "kWh and yuan strings")
     check({i["community_id"] for i in r.json["items"]} == {lakeside}, "only Acme's buildings")
     c = req("GET", f"/api/v1/reports/consumption?by={by}&from={yday}&to={to}&format=csv", cookie=TOK)
-    rows = list(csv.DictReader(io.StringIO(c.raw.decode(), newline="")))
+    rows = list(csv.DictReader(io.StringIO(c.raw.decode("utf-8-sig"), newline="")))
     check([(x["period"], int(x["building_id"]), x["building"], int(x["energy_wh"]), x["energy_kwh"], x["charged"])
            for x in rows] ==
           [(i["period"], i["building_id"], i["building"], i["energy_wh"], i["energy_kwh"], i["charged"])
@@ -321,7 +322,7 @@ for tok, co, who in ((TOK, acme, "acme"), (BTOK, birch, "birch")):
     d = req("GET", "/api/v1/reports/dashboard", cookie=tok).json
     check(d["liability_fen"] == r.json["total"]["held_fen"], "dashboard liability = report")
     c = req("GET", "/api/v1/reports/liability?format=csv", cookie=tok)
-    rows = list(csv.DictReader(io.StringIO(c.raw.decode(), newline="")))
+    rows = list(csv.DictReader(io.StringIO(c.raw.decode("utf-8-sig"), newline="")))
     check(rows and rows[-1]["community"] == "total" and rows[-1]["held"] == r.json["total"]["held"] and
           [x["held"] for x in rows[:-1]] == [i["held"] for i in r.json["items"]], f"liability csv {rows}")
     check(re.search(r'filename="wattkeeper-liability-[0-9-]+\.csv"', c.header1("Content-Disposition") or ""),

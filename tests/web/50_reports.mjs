@@ -79,7 +79,7 @@ await run(async (browser) => {
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#rep-coll a.csv-link')]);
   check(/^wattkeeper-collections-daily-.*\.csv$/.test(dl.suggestedFilename()), 'csv file name: ' + dl.suggestedFilename());
   const text = readFileSync(await dl.path(), 'utf8');
-  check(text.startsWith('period,channel,count,amount,refund_count,refunds,net\r\n'), 'csv header: ' + text.slice(0, 80));
+  check(text.startsWith('\ufeffperiod,channel,count,amount,refund_count,refunds,net\r\n'), 'csv header (after the BOM): ' + text.slice(0, 80));
   check(text.includes(',counter,'), 'csv holds the counter payment');
 
   // per month
