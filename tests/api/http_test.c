@@ -607,6 +607,23 @@ static void st_done(void *ctx)
     pthread_mutex_unlock(&st_mu);
 }
 
+/* done() runs when the server has finished with the connection, which may be just after the
+ * client has read the whole answer: waits up to ms for `want` calls, returns the count. */
+static int st_wait_dones(int want, int ms)
+{
+    int n = 0;
+    for (int i = 0; i <= ms / 10; i++) {
+        pthread_mutex_lock(&st_mu);
+        n = st_dones;
+        pthread_mutex_unlock(&st_mu);
+        if (n >= want)
+            break;
+        struct timespec w = {0, 10000000};
+        nanosleep(&w, NULL);
+    }
+    return n;
+}
+
 static int h_stream(wk_http_req *req, wk_http_resp *resp, void *ctx)
 {
     st_state *s = wk_calloc(1, sizeof *s);
@@ -657,16 +674,12 @@ static void test_stream(void **state)
     assert_non_null(strstr(r->headers, "X-Stream: yes"));
     assert_non_null(strstr(r->headers, "Cache-Control: no-cache"));
     assert_true(secs > 1.5 && secs < 10);
-    pthread_mutex_lock(&st_mu);
-    assert_int_equal(st_dones, 1);
-    pthread_mutex_unlock(&st_mu);
+    assert_int_equal(st_wait_dones(1, 3000), 1);
 
     /* a handler that fails after setting a stream: 500, and done() ran */
     get(r, "/fail");
     assert_int_equal(r->status, 500);
-    pthread_mutex_lock(&st_mu);
-    assert_int_equal(st_dones, 2);
-    pthread_mutex_unlock(&st_mu);
+    assert_int_equal(st_wait_dones(2, 3000), 2);
 
     /* endless streams while the server stops: stop ends them all and returns promptly */
     int fds[3];
